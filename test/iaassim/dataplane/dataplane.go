@@ -44,6 +44,9 @@ type InstanceBackend interface {
 // InstanceRef names an instance for the data plane.
 type InstanceRef struct {
 	InstanceID string
+	// Backend is the InstanceBackend.Name() that supplies the instance; it tells the
+	// disk data plane where the device node must appear (host /dev, a container's /dev).
+	Backend    string
 	Key        string
 	PrivateIPs []string
 }
