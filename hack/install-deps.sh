@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs the OS packages the test suite uses, only those missing. Debian 12, as root.
+set -euo pipefail
+need=()
+have() { command -v "$1" >/dev/null 2>&1; }
+have ip         || need+=(iproute2)
+have losetup    || need+=(util-linux)
+have mkfs.ext4  || need+=(e2fsprogs)
+have mkfs.xfs   || need+=(xfsprogs)
+have blkid      || need+=(util-linux)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing: ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
+# Loop devices are made on demand by losetup; make sure the control node exists.
+[ -e /dev/loop-control ] || mknod -m 0660 /dev/loop-control c 10 237
