@@ -150,10 +150,12 @@ type DeleteLoadBalancerRequest struct {
 }
 
 // CreateListenersRequest adds listeners; a protocol+port already used on the load
-// balancer gives ResourceInUse.
+// balancer gives ResourceInUse. The client token makes a retry after a lost answer
+// return the first answer instead of ResourceInUse for the port the first attempt took.
 type CreateListenersRequest struct {
 	LoadBalancerID string         `json:"loadBalancerId"`
 	Listeners      []ListenerSpec `json:"listeners"`
+	ClientToken    string         `json:"clientToken"`
 }
 
 type CreateListenersResponse struct {

@@ -1,0 +1,273 @@
+package iaassim
+
+import (
+	"context"
+	"time"
+
+	"github.com/kube-iaas/kube-iaas/iaasclient"
+	"github.com/kube-iaas/kube-iaas/test/iaassim/dataplane"
+)
+
+// dataPlaneTimeout bounds one data plane call of a task.
+const dataPlaneTimeout = 2 * time.Minute
+
+// runTask does the work of one task; see complete for the return value.
+func (s *Server) runTask(t *taskRec) bool {
+	ctx, cancel := context.WithTimeout(s.ctx, dataPlaneTimeout)
+	defer cancel()
+	switch t.Action {
+	case iaasclient.ActionCreateDisk:
+		return s.taskCreateDisk(ctx, t)
+	case iaasclient.ActionAttachDisk:
+		return s.taskAttachDisk(ctx, t)
+	case iaasclient.ActionDetachDisk:
+		return s.taskDetachDisk(ctx, t)
+	case iaasclient.ActionResizeDisk:
+		return s.taskResizeDisk(ctx, t)
+	case iaasclient.ActionCreateSnapshot:
+		return s.taskCreateSnapshot(ctx, t)
+	case iaasclient.ActionCreateLoadBalancer, iaasclient.ActionDeleteLoadBalancer,
+		iaasclient.ActionCreateListeners, iaasclient.ActionModifyListener, iaasclient.ActionDeleteListeners:
+		return s.taskLoadBalancer(ctx, t)
+	case iaasclient.ActionStartInstances, iaasclient.ActionStopInstances, iaasclient.ActionTerminateInstances:
+		return s.taskInstances(ctx, t)
+	}
+	return s.complete(t, errf(iaasclient.CodeInternalError, "unknown task action %q", t.Action), nil)
+}
+
+func (s *Server) readDisk(id string) *diskRec {
+	s.state.mu.RLock()
+	defer s.state.mu.RUnlock()
+	return s.state.disks[id]
+}
+
+func (s *Server) instanceRef(id string) (dataplane.InstanceRef, bool) {
+	s.state.mu.RLock()
+	defer s.state.mu.RUnlock()
+	in := s.state.instances[id]
+	if in == nil {
+		return dataplane.InstanceRef{}, false
+	}
+	return refOf(in), true
+}
+
+func refOf(in *instanceRec) dataplane.InstanceRef {
+	return dataplane.InstanceRef{InstanceID: in.InstanceID, Backend: in.Backend, Key: in.Key, PrivateIPs: append([]string(nil), in.PrivateIPs...)}
+}
+
+func (s *Server) taskCreateDisk(ctx context.Context, t *taskRec) bool {
+	d := s.readDisk(t.ResourceID)
+	if d == nil || d.State != iaasclient.DiskCreating {
+		return s.complete(t, nil, nil)
+	}
+	terr := dpError(s.dp.Disks.Create(ctx, d.DiskID, int64(d.SizeGiB)*gib, t.Params.SnapshotID, t.Params.SourceDiskID))
+	return s.complete(t, terr, func(tx *txn) {
+		cur := s.state.disks[d.DiskID]
+		if cur == nil || cur.State != iaasclient.DiskCreating {
+			return
+		}
+		n := clone(cur)
+		n.State = iaasclient.DiskAvailable
+		if terr != nil {
+			n.State = iaasclient.DiskError
+		}
+		tx.putDisk(n)
+	})
+}
+
+func (s *Server) taskAttachDisk(ctx context.Context, t *taskRec) bool {
+	inst := t.Params.InstanceID
+	d := s.readDisk(t.ResourceID)
+	if d == nil || d.InstanceID != inst || (d.State != iaasclient.DiskAttaching && d.State != iaasclient.DiskAttached) {
+		return s.complete(t, errf(iaasclient.CodeResourceInUse, "diskId: the disk changed before it could be attached"), nil)
+	}
+	ref, ok := s.instanceRef(inst)
+	if !ok {
+		return s.complete(t, notFound("instanceId", "instance", inst), nil)
+	}
+	terr := dpError(s.dp.Disks.Attach(ctx, d.DiskID, ref))
+	return s.complete(t, terr, func(tx *txn) {
+		cur := s.state.disks[d.DiskID]
+		if cur == nil || cur.InstanceID != inst || cur.State != iaasclient.DiskAttaching {
+			return
+		}
+		n := clone(cur)
+		n.State = iaasclient.DiskAttached
+		if terr != nil {
+			n.State, n.InstanceID = iaasclient.DiskAvailable, ""
+		}
+		tx.putDisk(n)
+	})
+}
+
+func (s *Server) taskDetachDisk(ctx context.Context, t *taskRec) bool {
+	inst := t.Params.InstanceID
+	d := s.readDisk(t.ResourceID)
+	if d == nil || d.InstanceID != inst || d.State != iaasclient.DiskDetaching {
+		return s.complete(t, nil, nil) // already detached by an earlier task
+	}
+	ref, ok := s.instanceRef(inst)
+	var terr *iaasclient.Error
+	if ok {
+		terr = dpError(s.dp.Disks.Detach(ctx, d.DiskID, ref))
+	}
+	return s.complete(t, terr, func(tx *txn) {
+		cur := s.state.disks[d.DiskID]
+		if cur == nil || cur.InstanceID != inst || cur.State != iaasclient.DiskDetaching {
+			return
+		}
+		n := clone(cur)
+		n.State, n.InstanceID = iaasclient.DiskAvailable, ""
+		if terr != nil {
+			n.State, n.InstanceID = iaasclient.DiskAttached, inst
+		}
+		tx.putDisk(n)
+	})
+}
+
+func (s *Server) taskResizeDisk(ctx context.Context, t *taskRec) bool {
+	d := s.readDisk(t.ResourceID)
+	if d == nil {
+		return s.complete(t, notFound("diskId", "disk", t.ResourceID), nil)
+	}
+	return s.complete(t, dpError(s.dp.Disks.Resize(ctx, d.DiskID, int64(d.SizeGiB)*gib)), nil)
+}
+
+func (s *Server) taskCreateSnapshot(ctx context.Context, t *taskRec) bool {
+	s.state.mu.RLock()
+	snap := s.state.snapshots[t.ResourceID]
+	s.state.mu.RUnlock()
+	if snap == nil || snap.State != iaasclient.SnapshotCreating {
+		return s.complete(t, nil, nil)
+	}
+	terr := dpError(s.dp.Disks.CreateSnapshot(ctx, snap.DiskID, snap.SnapshotID))
+	return s.complete(t, terr, func(tx *txn) {
+		cur := s.state.snapshots[snap.SnapshotID]
+		if cur == nil || cur.State != iaasclient.SnapshotCreating {
+			return
+		}
+		n := clone(cur)
+		n.State = iaasclient.SnapshotAvailable
+		if terr != nil {
+			n.State = iaasclient.SnapshotError
+		}
+		tx.putSnapshot(n)
+	})
+}
+
+func lbSpec(lb *lbRec) dataplane.LoadBalancerSpec {
+	c := clone(lb)
+	return dataplane.LoadBalancerSpec{LoadBalancerID: c.LoadBalancerID, VIP: c.VIP, Listeners: c.Listeners}
+}
+
+func (s *Server) taskLoadBalancer(ctx context.Context, t *taskRec) bool {
+	s.state.mu.RLock()
+	lb := s.state.lbs[t.ResourceID]
+	s.state.mu.RUnlock()
+	if lb == nil {
+		if t.Action == iaasclient.ActionDeleteLoadBalancer {
+			return s.complete(t, nil, nil)
+		}
+		return s.complete(t, notFound("loadBalancerId", "load balancer", t.ResourceID), nil)
+	}
+	if lb.State == iaasclient.LoadBalancerDeleting {
+		if t.Action != iaasclient.ActionDeleteLoadBalancer {
+			return s.complete(t, nil, nil) // superseded by the delete queued after it
+		}
+		terr := dpError(s.dp.LoadBalancers.Remove(ctx, lb.LoadBalancerID))
+		return s.complete(t, terr, func(tx *txn) {
+			if terr == nil {
+				tx.delLB(lb.LoadBalancerID)
+			}
+		})
+	}
+	terr := dpError(s.dp.LoadBalancers.Apply(ctx, lbSpec(lb)))
+	return s.complete(t, terr, func(tx *txn) {
+		cur := s.state.lbs[lb.LoadBalancerID]
+		if cur == nil || cur.State == iaasclient.LoadBalancerDeleting {
+			return
+		}
+		n := clone(cur)
+		switch {
+		case terr != nil:
+			n.State = iaasclient.LoadBalancerError
+		case s.sched.pending(t.Queue) > 0:
+			n.State = iaasclient.LoadBalancerUpdating
+		default:
+			n.State = iaasclient.LoadBalancerActive
+		}
+		if n.State != cur.State {
+			tx.putLB(n)
+		}
+	})
+}
+
+func (s *Server) taskInstances(ctx context.Context, t *taskRec) bool {
+	var first *iaasclient.Error
+	results := map[string]iaasclient.InstanceState{}
+	detached := map[string][]string{} // instance -> disks detached by Terminate
+	for _, id := range t.Params.InstanceIDs {
+		s.state.mu.RLock()
+		in := s.state.instances[id]
+		var disks []string
+		if in != nil && t.Action == iaasclient.ActionTerminateInstances {
+			for _, d := range s.state.disks {
+				if d.InstanceID == id {
+					disks = append(disks, d.DiskID)
+				}
+			}
+		}
+		s.state.mu.RUnlock()
+		if in == nil || in.State == iaasclient.InstanceTerminated {
+			continue
+		}
+		var err error
+		switch t.Action {
+		case iaasclient.ActionStartInstances:
+			if err = s.dp.Instances.Start(ctx, in.Key); err == nil {
+				results[id] = iaasclient.InstanceRunning
+			}
+		case iaasclient.ActionStopInstances:
+			if err = s.dp.Instances.Stop(ctx, in.Key); err == nil {
+				results[id] = iaasclient.InstanceStopped
+			}
+		case iaasclient.ActionTerminateInstances:
+			for _, d := range disks {
+				if err = s.dp.Disks.Detach(ctx, d, refOf(in)); err != nil {
+					break
+				}
+				detached[id] = append(detached[id], d)
+			}
+			if err == nil {
+				if err = s.dp.Instances.Terminate(ctx, in.Key); err == nil {
+					results[id] = iaasclient.InstanceTerminated
+				}
+			}
+		}
+		if err != nil && first == nil {
+			first = errf(iaasclient.CodeInternalError, "instance %s: %v", id, err)
+		}
+	}
+	return s.complete(t, first, func(tx *txn) {
+		for id, st := range results {
+			cur := s.state.instances[id]
+			if cur == nil || cur.State == iaasclient.InstanceTerminated {
+				continue
+			}
+			n := clone(cur)
+			n.State = st
+			tx.putInstance(n)
+		}
+		for inst, disks := range detached {
+			for _, d := range disks {
+				cur := s.state.disks[d]
+				if cur == nil || cur.InstanceID != inst {
+					continue
+				}
+				n := clone(cur)
+				n.State, n.InstanceID = iaasclient.DiskAvailable, ""
+				tx.putDisk(n)
+			}
+		}
+	})
+}
