@@ -8,6 +8,7 @@ have losetup    || need+=(util-linux)
 have mkfs.ext4  || need+=(e2fsprogs)
 have mkfs.xfs   || need+=(xfsprogs)
 have blkid      || need+=(util-linux)
+have nft        || need+=(nftables)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

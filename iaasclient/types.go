@@ -131,7 +131,9 @@ type ListenerSpec struct {
 	Protocol Protocol  `json:"protocol"`
 	Port     int       `json:"port"`
 	Backends []Backend `json:"backends"`
-	// HealthCheck nil means a TCP connect check on each backend's port with defaults.
+	// HealthCheck nil means a TCP connect check on each backend's port with defaults for
+	// a TCP listener; a UDP listener without one is not probed (a TCP connect to a UDP
+	// port tells nothing), so its backends count as healthy.
 	HealthCheck *HealthCheck `json:"healthCheck,omitempty"`
 	// SessionAffinity "" means NONE.
 	SessionAffinity SessionAffinity `json:"sessionAffinity,omitempty"`

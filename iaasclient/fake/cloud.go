@@ -1,19 +1,21 @@
 // Package fake is an in-memory IaaS that implements iaasclient.API with the semantics
 // of the wire contract (iaasclient/API.md and the comments in requests.go), for unit
-// tests of the packages built on the client. It has no tenancy: every caller owns
-// everything. Test helpers add instances, change their state, inject errors and count
-// calls per action.
+// tests of the packages built on the client. It checks requests with the same rules
+// and messages as the simulated IaaS (package iaasclient/validate). It has no tenancy:
+// every caller owns everything. Test helpers add instances, change their state, inject
+// errors and count calls per action.
 package fake
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/netip"
+	"reflect"
 	"sync"
 	"time"
 
 	ic "github.com/kube-iaas/kube-iaas/iaasclient"
+	"github.com/kube-iaas/kube-iaas/iaasclient/validate"
 )
 
 var _ ic.API = (*Cloud)(nil)
@@ -283,21 +285,29 @@ func clone[T any](v T) T {
 	return out
 }
 
-// checkToken answers a repeated create from the record of the first one. It returns
-// (response, nil) for a replay, (nil, err) for a mismatch and (nil, nil) when the token
-// is new (or empty) and the create must run.
-func (c *Cloud) checkToken(action, token string, req any) (any, error) {
+// replay answers a repeated create from the record of the first one, with a request id
+// of its own as the server gives. fp is the request with its token cleared. done is
+// false when the token is new (or empty) and the create must run; otherwise the call
+// returns (resp, err): the first answer, or IdempotentParameterMismatch.
+func replay[Resp any](c *Cloud, action, token string, fp any) (resp *Resp, done bool, err error) {
 	if token == "" {
-		return nil, nil
+		return nil, false, nil
+	}
+	if err := validate.ClientToken(token); err != nil {
+		return nil, true, c.fail(err)
 	}
 	e, ok := c.tokens[action+"\x00"+token]
 	if !ok {
-		return nil, nil
+		return nil, false, nil
 	}
-	if e.fingerprint != fingerprint(req) {
-		return nil, c.failf(ic.CodeIdempotentParameterMismatch, "clientToken: %q was used with different parameters", token)
+	if e.fingerprint != fingerprint(fp) {
+		return nil, true, c.fail(validate.TokenMismatch(token))
 	}
-	return e.response, nil
+	r := clone(*e.response.(*Resp))
+	if f := reflect.ValueOf(&r).Elem().FieldByName("RequestID"); f.CanSet() {
+		f.SetString(c.requestID())
+	}
+	return &r, true, nil
 }
 
 func (c *Cloud) recordToken(action, token string, req, resp any) {
@@ -313,45 +323,22 @@ func fingerprint(req any) string {
 	return string(b)
 }
 
-// pageOf validates a page and returns the [lo, hi) bounds into n sorted items.
-func (c *Cloud) pageOf(p ic.Page, n int) (int, int, error) {
-	if p.Offset < 0 {
-		return 0, 0, c.failf(ic.CodeInvalidParameter, "offset: must not be negative")
+// check stamps a refusal of the contract's rules (package validate) with a request id,
+// as the server does; nil stays a nil error.
+func (c *Cloud) check(err *ic.Error) error {
+	if err == nil {
+		return nil
 	}
-	if p.Limit < 0 || p.Limit > ic.MaxPageSize {
-		return 0, 0, c.failf(ic.CodeInvalidParameter, "limit: must be between 0 and %d", ic.MaxPageSize)
-	}
-	limit := p.Limit
-	if limit == 0 {
-		limit = ic.DefaultPageSize
-	}
-	lo := min(p.Offset, n)
-	hi := min(lo+limit, n)
-	return lo, hi, nil
+	return c.fail(err)
 }
 
-func anyOf(set []string, v string) bool {
-	if len(set) == 0 {
-		return true
+// describe returns copies of the page of the objects of m that keep accepts (see
+// validate.Select) and how many it accepts in all.
+func describe[T any](m map[string]*T, keep func(*T) bool, offset, limit int) ([]T, int) {
+	sel, total := validate.Select(m, keep, offset, limit)
+	page := make([]T, len(sel))
+	for i, v := range sel {
+		page[i] = clone(*v)
 	}
-	for _, s := range set {
-		if s == v {
-			return true
-		}
-	}
-	return false
-}
-
-func hasTags(have, want map[string]string) bool {
-	for k, v := range want {
-		if hv, ok := have[k]; !ok || hv != v {
-			return false
-		}
-	}
-	return true
-}
-
-func validIP(s string) bool {
-	_, err := netip.ParseAddr(s)
-	return err == nil
+	return page, total
 }

@@ -2,10 +2,9 @@ package fake
 
 import (
 	"context"
-	"slices"
-	"strings"
 
 	ic "github.com/kube-iaas/kube-iaas/iaasclient"
+	"github.com/kube-iaas/kube-iaas/iaasclient/validate"
 )
 
 // Disk returns a copy of a stored disk.
@@ -56,14 +55,6 @@ func (c *Cloud) usedDiskGiB() int {
 	return n
 }
 
-func (c *Cloud) validSize(field string, t ic.DiskType, size int) error {
-	lim := ic.DiskTypes[t]
-	if size < lim.MinGiB || size > lim.MaxGiB || (lim.StepGiB > 0 && size%lim.StepGiB != 0) {
-		return c.failf(ic.CodeInvalidParameter, "%s: %d GiB is not a multiple of %d between %d and %d for %s", field, size, lim.StepGiB, lim.MinGiB, lim.MaxGiB, t)
-	}
-	return nil
-}
-
 // CreateDisk implements iaasclient.DiskAPI.
 func (c *Cloud) CreateDisk(ctx context.Context, req *ic.CreateDiskRequest) (*ic.CreateDiskResponse, error) {
 	if err := c.enter(ctx, ic.ActionCreateDisk, req, req == nil); err != nil {
@@ -71,75 +62,48 @@ func (c *Cloud) CreateDisk(ctx context.Context, req *ic.CreateDiskRequest) (*ic.
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	typ, verr := validate.CreateDisk(req)
+	if verr != nil {
+		return nil, c.fail(verr)
+	}
 	fp := *req
 	fp.ClientToken = ""
-	if prev, err := c.checkToken(ic.ActionCreateDisk, req.ClientToken, fp); err != nil || prev != nil {
-		if err != nil {
-			return nil, err
-		}
-		r := *prev.(*ic.CreateDiskResponse)
-		return &r, nil
-	}
-	if req.Zone == "" {
-		return nil, c.failf(ic.CodeInvalidParameter, "zone: required")
+	if r, done, err := replay[ic.CreateDiskResponse](c, ic.ActionCreateDisk, req.ClientToken, fp); done {
+		return r, err
 	}
 	if len(c.zones) > 0 && !c.zones[req.Zone] {
-		return nil, c.failf(ic.CodeInvalidParameter, "zone: %q is not a zone of this region", req.Zone)
+		return nil, c.fail(validate.UnknownZone("zone", req.Zone))
 	}
-	typ := req.Type
-	if typ == "" {
-		typ = ic.DefaultDiskType
-	}
-	if _, ok := ic.DiskTypes[typ]; !ok {
-		return nil, c.failf(ic.CodeInvalidParameter, "type: %q is not a disk type", req.Type)
-	}
-	if req.SizeGiB < 0 {
-		return nil, c.failf(ic.CodeInvalidParameter, "sizeGiB: must not be negative")
-	}
-	if req.SnapshotID != "" && req.SourceDiskID != "" {
-		return nil, c.failf(ic.CodeInvalidParameter, "snapshotId: snapshotId and sourceDiskId are exclusive")
-	}
-	size, srcSize := req.SizeGiB, 0
+	srcSize := 0
 	switch {
 	case req.SnapshotID != "":
 		s, ok := c.snapshots[req.SnapshotID]
 		if !ok {
-			return nil, c.failf(ic.CodeResourceNotFound, "snapshotId: snapshot %q not found", req.SnapshotID)
+			return nil, c.fail(validate.NotFound("snapshotId", "snapshot", req.SnapshotID))
 		}
-		if s.State != ic.SnapshotAvailable {
-			return nil, c.failf(ic.CodeResourceInUse, "snapshotId: snapshot %q is %s", s.SnapshotID, s.State)
+		if err := validate.SnapshotSource(s); err != nil {
+			return nil, c.fail(err)
 		}
 		srcSize = s.SizeGiB
 	case req.SourceDiskID != "":
-		d, ok := c.disks[req.SourceDiskID]
-		if !ok {
-			return nil, c.failf(ic.CodeResourceNotFound, "sourceDiskId: disk %q not found", req.SourceDiskID)
+		d, err := c.diskOf("sourceDiskId", req.SourceDiskID)
+		if err != nil {
+			return nil, err
 		}
-		if d.Zone != req.Zone {
-			return nil, c.failf(ic.CodeInvalidParameter, "sourceDiskId: disk %q is in zone %q, not %q", d.DiskID, d.Zone, req.Zone)
-		}
-		if d.State == ic.DiskCreating || d.State == ic.DiskError {
-			return nil, c.failf(ic.CodeResourceInUse, "sourceDiskId: disk %q is %s", d.DiskID, d.State)
+		if err := validate.DiskSource(d, req.Zone); err != nil {
+			return nil, c.fail(err)
 		}
 		srcSize = d.SizeGiB
 	}
-	if size == 0 {
-		if srcSize == 0 {
-			return nil, c.failf(ic.CodeInvalidParameter, "sizeGiB: is required for an empty disk")
-		}
-		size = srcSize
+	size, verr := validate.NewDiskSize(typ, req.SizeGiB, srcSize)
+	if verr != nil {
+		return nil, c.fail(verr)
 	}
-	if size < srcSize {
-		return nil, c.failf(ic.CodeInvalidParameter, "sizeGiB: %d GiB is smaller than the source's %d GiB", size, srcSize)
+	if err := validate.TenantQuota("disks", "disks", len(c.disks), c.quotas["disks"]); err != nil {
+		return nil, c.fail(err)
 	}
-	if err := c.validSize("sizeGiB", typ, size); err != nil {
-		return nil, err
-	}
-	if len(c.disks) >= c.quotas["disks"] {
-		return nil, c.failf(ic.CodeLimitExceeded, "disks: quota of %d reached", c.quotas["disks"])
-	}
-	if c.usedDiskGiB()+size > c.quotas["diskGiB"] {
-		return nil, c.failf(ic.CodeLimitExceeded, "sizeGiB: quota of %d GiB would be exceeded", c.quotas["diskGiB"])
+	if err := validate.DiskGiBQuota(c.usedDiskGiB(), size, c.quotas["diskGiB"], false); err != nil {
+		return nil, c.fail(err)
 	}
 	d := &ic.Disk{
 		DiskID: c.newID("disk"), Name: req.Name, SizeGiB: size, Type: typ, Zone: req.Zone,
@@ -171,22 +135,12 @@ func (c *Cloud) DescribeDisks(ctx context.Context, req *ic.DescribeDisksRequest)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var all []ic.Disk
-	for _, d := range c.disks {
-		if !anyOf(req.DiskIDs, d.DiskID) || !anyOf(req.Names, d.Name) || !hasTags(d.Tags, req.Tags) {
-			continue
-		}
-		if (req.Zone != "" && d.Zone != req.Zone) || (len(req.InstanceIDs) > 0 && !slices.Contains(req.InstanceIDs, d.InstanceID)) {
-			continue
-		}
-		all = append(all, *d)
+	off, lim, verr := validate.DescribeDisks(req)
+	if verr != nil {
+		return nil, c.fail(verr)
 	}
-	slices.SortFunc(all, func(a, b ic.Disk) int { return strings.Compare(a.DiskID, b.DiskID) })
-	lo, hi, err := c.pageOf(req.Page, len(all))
-	if err != nil {
-		return nil, err
-	}
-	return &ic.DescribeDisksResponse{ResponseMeta: c.meta(), Disks: clone(all[lo:hi]), TotalCount: len(all)}, nil
+	page, total := describe(c.disks, func(d *ic.Disk) bool { return validate.MatchDisk(req, d) }, off, lim)
+	return &ic.DescribeDisksResponse{ResponseMeta: c.meta(), Disks: page, TotalCount: total}, nil
 }
 
 // DeleteDisk implements iaasclient.DiskAPI.
@@ -196,24 +150,21 @@ func (c *Cloud) DeleteDisk(ctx context.Context, req *ic.DeleteDiskRequest) (*ic.
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	d, ok := c.disks[req.DiskID]
-	if !ok {
-		return nil, c.failf(ic.CodeResourceNotFound, "diskId: disk %q not found", req.DiskID)
+	d, err := c.diskOf("diskId", req.DiskID)
+	if err != nil {
+		return nil, err
 	}
-	if d.InstanceID != "" {
-		return nil, c.failf(ic.CodeResourceInUse, "diskId: disk %q is %s instance %q", d.DiskID, d.State, d.InstanceID)
-	}
-	if d.State == ic.DiskCreating {
-		return nil, c.failf(ic.CodeResourceInUse, "diskId: disk %q is CREATING", d.DiskID)
+	if err := validate.DeleteDisk(d); err != nil {
+		return nil, c.fail(err)
 	}
 	for _, o := range c.disks {
 		if o.SourceDiskID == d.DiskID && o.State == ic.DiskCreating {
-			return nil, c.failf(ic.CodeResourceInUse, "diskId: disk %q is being cloned to %q", d.DiskID, o.DiskID)
+			return nil, c.failf(ic.CodeResourceInUse, "diskId: disk %s is being cloned to %s", d.DiskID, o.DiskID)
 		}
 	}
 	for _, sn := range c.snapshots {
 		if sn.DiskID == d.DiskID && sn.State == ic.SnapshotCreating {
-			return nil, c.failf(ic.CodeResourceInUse, "diskId: snapshot %q of disk %q is CREATING", sn.SnapshotID, d.DiskID)
+			return nil, c.failf(ic.CodeResourceInUse, "diskId: snapshot %s of disk %s is CREATING", sn.SnapshotID, d.DiskID)
 		}
 	}
 	delete(c.disks, d.DiskID)
@@ -227,29 +178,9 @@ func (c *Cloud) AttachDisk(ctx context.Context, req *ic.AttachDiskRequest) (*ic.
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	d, ok := c.disks[req.DiskID]
-	if !ok {
-		return nil, c.failf(ic.CodeResourceNotFound, "diskId: disk %q not found", req.DiskID)
-	}
-	in, err := c.instanceOf(req.InstanceID)
+	d, in, err := c.diskAndInstance(req.DiskID, req.InstanceID)
 	if err != nil {
 		return nil, err
-	}
-	if in.State == ic.InstanceTerminated {
-		return nil, c.failf(ic.CodeResourceInUse, "instanceId: instance %q is TERMINATED", in.InstanceID)
-	}
-	if d.Zone != in.Zone {
-		return nil, c.failf(ic.CodeInvalidParameter, "instanceId: instance %q is in zone %q, disk %q in zone %q", in.InstanceID, in.Zone, d.DiskID, d.Zone)
-	}
-	if d.InstanceID == in.InstanceID && (d.State == ic.DiskAttached || d.State == ic.DiskAttaching) {
-		// A task that only confirms; it ends after the attach it repeats.
-		return &ic.TaskResponse{ResponseMeta: c.meta(), TaskID: c.startTask(ic.ActionAttachDisk, d.DiskID, nil, nil)}, nil
-	}
-	if d.InstanceID != "" {
-		return nil, c.failf(ic.CodeResourceInUse, "diskId: disk %q is %s instance %q", d.DiskID, d.State, d.InstanceID)
-	}
-	if d.State != ic.DiskAvailable {
-		return nil, c.failf(ic.CodeResourceInUse, "diskId: disk %q is %s", d.DiskID, d.State)
 	}
 	n := 0
 	for _, o := range c.disks {
@@ -257,21 +188,22 @@ func (c *Cloud) AttachDisk(ctx context.Context, req *ic.AttachDiskRequest) (*ic.
 			n++
 		}
 	}
-	if n >= in.MaxDisks {
-		return nil, c.failf(ic.CodeLimitExceeded, "instanceId: instance %q already has %d of %d disks", in.InstanceID, n, in.MaxDisks)
+	repeat, verr := validate.AttachDisk(d, in, n)
+	if verr != nil {
+		return nil, c.fail(verr)
+	}
+	if repeat {
+		// A task that only confirms; it ends after the attach it repeats.
+		return c.taskResponse(c.startTask(ic.ActionAttachDisk, d.DiskID, nil, nil)), nil
 	}
 	d.State, d.InstanceID = ic.DiskAttaching, in.InstanceID
 	id := d.DiskID
-	tid := c.startTask(ic.ActionAttachDisk, id, func() {
-		if d, ok := c.disks[id]; ok && d.State == ic.DiskAttaching {
-			d.State = ic.DiskAttached
-		}
-	}, func() {
-		if d, ok := c.disks[id]; ok && d.State == ic.DiskAttaching {
-			d.State, d.InstanceID = ic.DiskAvailable, ""
-		}
+	tid := c.diskTransition(ic.ActionAttachDisk, id, ic.DiskAttaching, func(d *ic.Disk) {
+		d.State = ic.DiskAttached
+	}, func(d *ic.Disk) {
+		d.State, d.InstanceID = ic.DiskAvailable, ""
 	})
-	return &ic.TaskResponse{ResponseMeta: c.meta(), TaskID: tid}, nil
+	return c.taskResponse(tid), nil
 }
 
 // DetachDisk implements iaasclient.DiskAPI with the rules of DetachDiskRequest: never
@@ -282,38 +214,28 @@ func (c *Cloud) DetachDisk(ctx context.Context, req *ic.DetachDiskRequest) (*ic.
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	d, ok := c.disks[req.DiskID]
-	if !ok {
-		return nil, c.failf(ic.CodeResourceNotFound, "diskId: disk %q not found", req.DiskID)
-	}
-	if _, err := c.instanceOf(req.InstanceID); err != nil {
+	d, _, err := c.diskAndInstance(req.DiskID, req.InstanceID)
+	if err != nil {
 		return nil, err
 	}
-	if d.InstanceID == "" {
-		return &ic.TaskResponse{ResponseMeta: c.meta(), TaskID: c.doneTask(ic.ActionDetachDisk, d.DiskID)}, nil
-	}
-	if d.InstanceID != req.InstanceID {
-		return nil, c.failf(ic.CodeResourceInUse, "diskId: disk %q is %s instance %q, not %q", d.DiskID, d.State, d.InstanceID, req.InstanceID)
-	}
-	if d.State == ic.DiskAttaching {
-		return nil, c.failf(ic.CodeResourceInUse, "diskId: disk %q is ATTACHING to instance %q", d.DiskID, d.InstanceID)
-	}
-	if d.State == ic.DiskDetaching {
-		return &ic.TaskResponse{ResponseMeta: c.meta(), TaskID: c.startTask(ic.ActionDetachDisk, d.DiskID, nil, nil)}, nil
+	what, verr := validate.DetachDisk(d, req.InstanceID)
+	switch {
+	case verr != nil:
+		return nil, c.fail(verr)
+	case what == validate.DetachNothing:
+		return c.taskResponse(c.doneTask(ic.ActionDetachDisk, d.DiskID)), nil
+	case what == validate.DetachRepeat:
+		return c.taskResponse(c.startTask(ic.ActionDetachDisk, d.DiskID, nil, nil)), nil
 	}
 	prev := d.State
 	d.State = ic.DiskDetaching
 	id := d.DiskID
-	tid := c.startTask(ic.ActionDetachDisk, id, func() {
-		if d, ok := c.disks[id]; ok && d.State == ic.DiskDetaching {
-			d.State, d.InstanceID = ic.DiskAvailable, ""
-		}
-	}, func() {
-		if d, ok := c.disks[id]; ok && d.State == ic.DiskDetaching {
-			d.State = prev
-		}
+	tid := c.diskTransition(ic.ActionDetachDisk, id, ic.DiskDetaching, func(d *ic.Disk) {
+		d.State, d.InstanceID = ic.DiskAvailable, ""
+	}, func(d *ic.Disk) {
+		d.State = prev
 	})
-	return &ic.TaskResponse{ResponseMeta: c.meta(), TaskID: tid}, nil
+	return c.taskResponse(tid), nil
 }
 
 // ResizeDisk implements iaasclient.DiskAPI: grow only; the same size converges.
@@ -323,24 +245,18 @@ func (c *Cloud) ResizeDisk(ctx context.Context, req *ic.ResizeDiskRequest) (*ic.
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	d, ok := c.disks[req.DiskID]
-	if !ok {
-		return nil, c.failf(ic.CodeResourceNotFound, "diskId: disk %q not found", req.DiskID)
-	}
-	if req.SizeGiB < d.SizeGiB {
-		return nil, c.failf(ic.CodeInvalidParameter, "sizeGiB: %d GiB is smaller than the disk's %d GiB", req.SizeGiB, d.SizeGiB)
-	}
-	if err := c.validSize("sizeGiB", d.Type, req.SizeGiB); err != nil {
+	d, err := c.diskOf("diskId", req.DiskID)
+	if err != nil {
 		return nil, err
 	}
-	if d.State == ic.DiskCreating || d.State == ic.DiskError {
-		return nil, c.failf(ic.CodeResourceInUse, "diskId: disk %q is %s", d.DiskID, d.State)
+	if err := validate.ResizeDisk(d, req.SizeGiB); err != nil {
+		return nil, c.fail(err)
 	}
 	if req.SizeGiB == d.SizeGiB {
-		return &ic.TaskResponse{ResponseMeta: c.meta(), TaskID: c.startTask(ic.ActionResizeDisk, d.DiskID, nil, nil)}, nil
+		return c.taskResponse(c.startTask(ic.ActionResizeDisk, d.DiskID, nil, nil)), nil
 	}
-	if c.usedDiskGiB()+req.SizeGiB-d.SizeGiB > c.quotas["diskGiB"] {
-		return nil, c.failf(ic.CodeLimitExceeded, "sizeGiB: quota of %d GiB would be exceeded", c.quotas["diskGiB"])
+	if err := validate.DiskGiBQuota(c.usedDiskGiB(), req.SizeGiB-d.SizeGiB, c.quotas["diskGiB"], true); err != nil {
+		return nil, c.fail(err)
 	}
 	id, size := d.DiskID, req.SizeGiB
 	tid := c.startTask(ic.ActionResizeDisk, id, func() {
@@ -348,7 +264,7 @@ func (c *Cloud) ResizeDisk(ctx context.Context, req *ic.ResizeDiskRequest) (*ic.
 			d.SizeGiB = size
 		}
 	}, nil)
-	return &ic.TaskResponse{ResponseMeta: c.meta(), TaskID: tid}, nil
+	return c.taskResponse(tid), nil
 }
 
 // ModifyDisk implements iaasclient.DiskAPI.
@@ -358,9 +274,12 @@ func (c *Cloud) ModifyDisk(ctx context.Context, req *ic.ModifyDiskRequest) (*ic.
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	d, ok := c.disks[req.DiskID]
-	if !ok {
-		return nil, c.failf(ic.CodeResourceNotFound, "diskId: disk %q not found", req.DiskID)
+	if err := validate.ModifyDisk(req); err != nil {
+		return nil, c.fail(err)
+	}
+	d, err := c.diskOf("diskId", req.DiskID)
+	if err != nil {
+		return nil, err
 	}
 	if req.Name != nil {
 		d.Name = *req.Name
@@ -371,14 +290,53 @@ func (c *Cloud) ModifyDisk(ctx context.Context, req *ic.ModifyDiskRequest) (*ic.
 	return &ic.ModifyDiskResponse{ResponseMeta: c.meta()}, nil
 }
 
+// diskTransition starts a task on disk id, which the call has just put in state from:
+// when the task ends, done (success) or undo (failure) moves the disk on, unless it
+// has left that state meanwhile.
+func (c *Cloud) diskTransition(action, id string, from ic.DiskState, done, undo func(*ic.Disk)) string {
+	on := func(f func(*ic.Disk)) func() {
+		return func() {
+			if d, ok := c.disks[id]; ok && d.State == from {
+				f(d)
+			}
+		}
+	}
+	return c.startTask(action, id, on(done), on(undo))
+}
+
 // instanceOf finds an instance in any state.
 func (c *Cloud) instanceOf(id string) (*ic.Instance, error) {
-	if id == "" {
-		return nil, c.failf(ic.CodeInvalidParameter, "instanceId: is required")
+	if err := validate.Required("instanceId", id); err != nil {
+		return nil, c.fail(err)
 	}
 	in, ok := c.instances[id]
 	if !ok {
-		return nil, c.failf(ic.CodeResourceNotFound, "instanceId: instance %q not found", id)
+		return nil, c.fail(validate.NotFound("instanceId", "instance", id))
 	}
 	return in, nil
+}
+
+// diskAndInstance finds the disk and the instance an attach or detach names.
+func (c *Cloud) diskAndInstance(diskID, instanceID string) (*ic.Disk, *ic.Instance, error) {
+	d, err := c.diskOf("diskId", diskID)
+	if err != nil {
+		return nil, nil, err
+	}
+	in, err := c.instanceOf(instanceID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return d, in, nil
+}
+
+// diskOf finds a disk named in field.
+func (c *Cloud) diskOf(field, id string) (*ic.Disk, error) {
+	if err := validate.Required(field, id); err != nil {
+		return nil, c.fail(err)
+	}
+	d, ok := c.disks[id]
+	if !ok {
+		return nil, c.fail(validate.NotFound(field, "disk", id))
+	}
+	return d, nil
 }

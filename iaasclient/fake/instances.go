@@ -4,9 +4,9 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 
 	ic "github.com/kube-iaas/kube-iaas/iaasclient"
+	"github.com/kube-iaas/kube-iaas/iaasclient/validate"
 )
 
 // AddInstance stores a copy of inst and returns it as stored. Empty fields get
@@ -113,22 +113,12 @@ func (c *Cloud) DescribeInstances(ctx context.Context, req *ic.DescribeInstances
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var all []ic.Instance
-	for _, in := range c.instances {
-		if !anyOf(req.InstanceIDs, in.InstanceID) || !anyOf(req.Names, in.Name) || !hasTags(in.Tags, req.Tags) {
-			continue
-		}
-		if len(req.PrivateIPs) > 0 && !slices.ContainsFunc(in.PrivateIPs, func(ip string) bool { return slices.Contains(req.PrivateIPs, ip) }) {
-			continue
-		}
-		all = append(all, *in)
+	off, lim, verr := validate.DescribeInstances(req)
+	if verr != nil {
+		return nil, c.fail(verr)
 	}
-	slices.SortFunc(all, func(a, b ic.Instance) int { return strings.Compare(a.InstanceID, b.InstanceID) })
-	lo, hi, err := c.pageOf(req.Page, len(all))
-	if err != nil {
-		return nil, err
-	}
-	return &ic.DescribeInstancesResponse{ResponseMeta: c.meta(), Instances: clone(all[lo:hi]), TotalCount: len(all)}, nil
+	page, total := describe(c.instances, func(in *ic.Instance) bool { return validate.MatchInstance(req, in) }, off, lim)
+	return &ic.DescribeInstancesResponse{ResponseMeta: c.meta(), Instances: page, TotalCount: total}, nil
 }
 
 func (c *Cloud) StartInstances(ctx context.Context, req *ic.InstancesRequest) (*ic.TaskResponse, error) {
@@ -152,19 +142,24 @@ func (c *Cloud) instancesTask(ctx context.Context, action string, req *ic.Instan
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(req.InstanceIDs) == 0 {
-		return nil, c.failf(ic.CodeInvalidParameter, "instanceIds: at least one is required")
+	if err := validate.InstancesRequest(req); err != nil {
+		return nil, c.fail(err)
 	}
+	var ids []string
 	for i, id := range req.InstanceIDs {
+		field := fmt.Sprintf("instanceIds[%d]", i)
 		in, ok := c.instances[id]
 		if !ok {
-			return nil, c.failf(ic.CodeResourceNotFound, "instanceIds[%d]: instance %q not found", i, id)
+			return nil, c.fail(validate.NotFound(field, "instance", id))
+		}
+		if slices.Contains(ids, id) {
+			continue
 		}
 		if in.State == ic.InstanceTerminated && target != ic.InstanceTerminated {
-			return nil, c.failf(ic.CodeResourceInUse, "instanceIds[%d]: instance %q is TERMINATED", i, id)
+			return nil, c.failf(ic.CodeResourceInUse, "%s: instance %s is TERMINATED", field, id)
 		}
+		ids = append(ids, id)
 	}
-	ids := slices.Clone(req.InstanceIDs)
 	resource := ids[0]
 	if target == ic.InstanceRunning {
 		for _, id := range ids {
@@ -189,7 +184,7 @@ func (c *Cloud) instancesTask(ctx context.Context, action string, req *ic.Instan
 			}
 		}
 	})
-	return &ic.TaskResponse{ResponseMeta: c.meta(), TaskID: tid}, nil
+	return c.taskResponse(tid), nil
 }
 
 // Identity implements iaasclient.MetadataAPI for the instance chosen by SetIdentity.

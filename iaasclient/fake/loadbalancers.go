@@ -2,12 +2,11 @@ package fake
 
 import (
 	"context"
-	"fmt"
 	"net/netip"
 	"slices"
-	"strings"
 
 	ic "github.com/kube-iaas/kube-iaas/iaasclient"
+	"github.com/kube-iaas/kube-iaas/iaasclient/validate"
 )
 
 // VIP pools of the fake: documentation ranges for public, the top of the default VPC
@@ -52,126 +51,12 @@ func (c *Cloud) SetBackendHealth(ip string, port int, healthy bool) {
 }
 
 func (c *Cloud) allocVIP(t ic.LoadBalancerType, want string) (string, error) {
-	pool := poolOf(t)
-	if want != "" {
-		a, err := netip.ParseAddr(want)
-		if err != nil || !pool.Contains(a) {
-			return "", c.failf(ic.CodeInvalidParameter, "vip: %q is not in the %s pool %s", want, t, pool)
-		}
-		if c.vipsUsed[a.String()] {
-			return "", c.failf(ic.CodeResourceInUse, "vip: %s is used by another load balancer", a)
-		}
-		return a.String(), nil
+	used := make([]string, 0, len(c.vipsUsed))
+	for v := range c.vipsUsed {
+		used = append(used, v)
 	}
-	// As the simulator does: network and gateway (the first host) are skipped, and so
-	// is the broadcast address.
-	for a := pool.Masked().Addr().Next().Next(); pool.Contains(a) && pool.Contains(a.Next()); a = a.Next() {
-		if !c.vipsUsed[a.String()] {
-			return a.String(), nil
-		}
-	}
-	return "", c.failf(ic.CodeLimitExceeded, "vip: the %s pool %s is exhausted", t, pool)
-}
-
-func validateListener(field string, l ic.ListenerSpec) error {
-	if l.Protocol != ic.ProtocolTCP && l.Protocol != ic.ProtocolUDP {
-		return ic.Errorf(ic.CodeInvalidParameter, "%s.protocol: %q is not TCP or UDP", field, l.Protocol)
-	}
-	if l.Port < 1 || l.Port > 65535 {
-		return ic.Errorf(ic.CodeInvalidParameter, "%s.port: %d is not between 1 and 65535", field, l.Port)
-	}
-	seen := map[string]int{}
-	for i, b := range l.Backends {
-		k := fmt.Sprintf("%s:%d", b.IP, b.Port)
-		if j, dup := seen[k]; dup {
-			return ic.Errorf(ic.CodeInvalidParameter, "%s.backends[%d]: duplicates backends[%d] (%s)", field, i, j, k)
-		}
-		seen[k] = i
-		if !validIP(b.IP) {
-			return ic.Errorf(ic.CodeInvalidParameter, "%s.backends[%d].ip: %q is not an IP address", field, i, b.IP)
-		}
-		if b.Port < 1 || b.Port > 65535 {
-			return ic.Errorf(ic.CodeInvalidParameter, "%s.backends[%d].port: %d is not between 1 and 65535", field, i, b.Port)
-		}
-		if b.Weight < 0 || b.Weight > 100 {
-			return ic.Errorf(ic.CodeInvalidParameter, "%s.backends[%d].weight: %d is not between 0 and 100", field, i, b.Weight)
-		}
-	}
-	if hc := l.HealthCheck; hc != nil {
-		if hc.Protocol != ic.HealthCheckTCP && hc.Protocol != ic.HealthCheckHTTP {
-			return ic.Errorf(ic.CodeInvalidParameter, "%s.healthCheck.protocol: %q is not TCP or HTTP", field, hc.Protocol)
-		}
-		if hc.Port < 0 || hc.Port > 65535 {
-			return ic.Errorf(ic.CodeInvalidParameter, "%s.healthCheck.port: %d is not between 0 and 65535", field, hc.Port)
-		}
-		if hc.Path != "" && hc.Protocol != ic.HealthCheckHTTP {
-			return ic.Errorf(ic.CodeInvalidParameter, "%s.healthCheck.path: only HTTP checks take a path", field)
-		}
-		if hc.Path != "" && !strings.HasPrefix(hc.Path, "/") {
-			return ic.Errorf(ic.CodeInvalidParameter, "%s.healthCheck.path: must start with /", field)
-		}
-		for _, f := range []struct {
-			name   string
-			v, max int
-		}{{"intervalSeconds", hc.IntervalSeconds, 300}, {"timeoutSeconds", hc.TimeoutSeconds, 300}, {"healthyThreshold", hc.HealthyThreshold, 10}, {"unhealthyThreshold", hc.UnhealthyThreshold, 10}} {
-			if f.v < 0 || f.v > f.max {
-				return ic.Errorf(ic.CodeInvalidParameter, "%s.healthCheck.%s: must be 0-%d, got %d", field, f.name, f.max, f.v)
-			}
-		}
-	}
-	switch l.SessionAffinity {
-	case "", ic.SessionAffinityNone, ic.SessionAffinityClientIP:
-	default:
-		return ic.Errorf(ic.CodeInvalidParameter, "%s.sessionAffinity: %q is not NONE or CLIENT_IP", field, l.SessionAffinity)
-	}
-	if l.SessionAffinityTimeoutSeconds < 0 || l.SessionAffinityTimeoutSeconds > 86400 {
-		return ic.Errorf(ic.CodeInvalidParameter, "%s.sessionAffinityTimeoutSeconds: %d is not between 0 and 86400", field, l.SessionAffinityTimeoutSeconds)
-	}
-	for i, r := range l.SourceRanges {
-		if _, err := netip.ParsePrefix(r); err != nil {
-			return ic.Errorf(ic.CodeInvalidParameter, "%s.sourceRanges[%d]: %q is not a CIDR block", field, i, r)
-		}
-	}
-	switch l.ProxyProtocol {
-	case ic.ProxyProtocolNone:
-	case ic.ProxyProtocolV2:
-		if l.Protocol != ic.ProtocolTCP {
-			return ic.Errorf(ic.CodeInvalidParameter, "%s.proxyProtocol: only TCP listeners take a proxy protocol", field)
-		}
-	default:
-		return ic.Errorf(ic.CodeInvalidParameter, "%s.proxyProtocol: %q is not \"\" or v2", field, l.ProxyProtocol)
-	}
-	return nil
-}
-
-// checkListeners validates specs against each other and against the listeners of lb
-// that are not in skip; a protocol+port used twice is ResourceInUse.
-func (c *Cloud) checkListeners(field string, specs []ic.ListenerSpec, existing []ic.Listener, skip string) error {
-	type key struct {
-		p    ic.Protocol
-		port int
-	}
-	used := map[key]string{}
-	for _, l := range existing {
-		if l.ListenerID != skip {
-			used[key{l.Protocol, l.Port}] = "listener " + l.ListenerID
-		}
-	}
-	for i, s := range specs {
-		f := fmt.Sprintf("%s[%d]", field, i)
-		if field == "listener" {
-			f = field
-		}
-		if err := validateListener(f, s); err != nil {
-			return c.fail(err.(*ic.Error))
-		}
-		k := key{s.Protocol, s.Port}
-		if by, ok := used[k]; ok {
-			return c.failf(ic.CodeResourceInUse, "%s: %s/%d is already used by %s", f, s.Protocol, s.Port, by)
-		}
-		used[k] = f
-	}
-	return nil
+	vip, err := validate.AllocateVIP(poolOf(t), want, used)
+	return vip, c.check(err)
 }
 
 func (c *Cloud) newListener(s ic.ListenerSpec) ic.Listener {
@@ -239,32 +124,25 @@ func (c *Cloud) CreateLoadBalancer(ctx context.Context, req *ic.CreateLoadBalanc
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if err := validate.CreateLoadBalancer(req); err != nil {
+		return nil, c.fail(err)
+	}
 	fp := *req
 	fp.ClientToken = ""
-	if prev, err := c.checkToken(ic.ActionCreateLoadBalancer, req.ClientToken, fp); err != nil || prev != nil {
-		if err != nil {
-			return nil, err
-		}
-		r := *prev.(*ic.CreateLoadBalancerResponse)
-		return &r, nil
+	if r, done, err := replay[ic.CreateLoadBalancerResponse](c, ic.ActionCreateLoadBalancer, req.ClientToken, fp); done {
+		return r, err
 	}
-	if req.Name == "" {
-		return nil, c.failf(ic.CodeInvalidParameter, "name: required")
-	}
-	if req.Type != ic.LoadBalancerPublic && req.Type != ic.LoadBalancerInternal {
-		return nil, c.failf(ic.CodeInvalidParameter, "type: %q is not public or internal", req.Type)
+	if err := validate.Required("vpcId", req.VpcID); err != nil {
+		return nil, c.fail(err)
 	}
 	if _, ok := c.vpcs[req.VpcID]; !ok {
-		return nil, c.failf(ic.CodeResourceNotFound, "vpcId: VPC %q not found", req.VpcID)
+		return nil, c.fail(validate.NotFound("vpcId", "VPC", req.VpcID))
 	}
-	if err := c.checkListeners("listeners", req.Listeners, nil, ""); err != nil {
-		return nil, err
+	if err := validate.TenantQuota("loadBalancers", "load balancers", len(c.lbs), c.quotas["loadBalancers"]); err != nil {
+		return nil, c.fail(err)
 	}
-	if len(req.Listeners) > c.quotas["listenersPerLoadBalancer"] {
-		return nil, c.failf(ic.CodeLimitExceeded, "listeners: %d listeners exceed the quota of %d per load balancer", len(req.Listeners), c.quotas["listenersPerLoadBalancer"])
-	}
-	if len(c.lbs) >= c.quotas["loadBalancers"] {
-		return nil, c.failf(ic.CodeLimitExceeded, "loadBalancers: quota of %d reached", c.quotas["loadBalancers"])
+	if err := validate.NewLoadBalancerListeners(len(req.Listeners), c.quotas["listenersPerLoadBalancer"]); err != nil {
+		return nil, c.fail(err)
 	}
 	vip, err := c.allocVIP(req.Type, req.VIP)
 	if err != nil {
@@ -299,28 +177,34 @@ func (c *Cloud) DescribeLoadBalancers(ctx context.Context, req *ic.DescribeLoadB
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var all []ic.LoadBalancer
-	for _, lb := range c.lbs {
-		if anyOf(req.LoadBalancerIDs, lb.LoadBalancerID) && anyOf(req.Names, lb.Name) && hasTags(lb.Tags, req.Tags) {
-			all = append(all, *lb)
-		}
+	off, lim, verr := validate.DescribeLoadBalancers(req)
+	if verr != nil {
+		return nil, c.fail(verr)
 	}
-	slices.SortFunc(all, func(a, b ic.LoadBalancer) int { return strings.Compare(a.LoadBalancerID, b.LoadBalancerID) })
-	lo, hi, err := c.pageOf(req.Page, len(all))
-	if err != nil {
-		return nil, err
-	}
-	return &ic.DescribeLoadBalancersResponse{ResponseMeta: c.meta(), LoadBalancers: clone(all[lo:hi]), TotalCount: len(all)}, nil
+	page, total := describe(c.lbs, func(lb *ic.LoadBalancer) bool { return validate.MatchLoadBalancer(req, lb) }, off, lim)
+	return &ic.DescribeLoadBalancersResponse{ResponseMeta: c.meta(), LoadBalancers: page, TotalCount: total}, nil
 }
 
 // lookupLB finds a load balancer that accepts changes: DELETING ones are ResourceInUse.
 func (c *Cloud) lookupLB(id string) (*ic.LoadBalancer, error) {
+	lb, err := c.lbOf(id)
+	if err != nil {
+		return nil, err
+	}
+	if err := validate.LoadBalancerAcceptsChanges(lb); err != nil {
+		return nil, c.fail(err)
+	}
+	return lb, nil
+}
+
+// lbOf finds a load balancer in any state.
+func (c *Cloud) lbOf(id string) (*ic.LoadBalancer, error) {
+	if err := validate.Required("loadBalancerId", id); err != nil {
+		return nil, c.fail(err)
+	}
 	lb, ok := c.lbs[id]
 	if !ok {
-		return nil, c.failf(ic.CodeResourceNotFound, "loadBalancerId: load balancer %q not found", id)
-	}
-	if lb.State == ic.LoadBalancerDeleting {
-		return nil, c.failf(ic.CodeResourceInUse, "loadBalancerId: load balancer %q is being deleted", id)
+		return nil, c.fail(validate.NotFound("loadBalancerId", "load balancer", id))
 	}
 	return lb, nil
 }
@@ -332,14 +216,14 @@ func (c *Cloud) ModifyLoadBalancer(ctx context.Context, req *ic.ModifyLoadBalanc
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if err := validate.ModifyLoadBalancer(req); err != nil {
+		return nil, c.fail(err)
+	}
 	lb, err := c.lookupLB(req.LoadBalancerID)
 	if err != nil {
 		return nil, err
 	}
 	if req.Name != nil {
-		if *req.Name == "" {
-			return nil, c.failf(ic.CodeInvalidParameter, "name: must not be empty")
-		}
 		lb.Name = *req.Name
 	}
 	if req.Tags != nil {
@@ -356,13 +240,13 @@ func (c *Cloud) DeleteLoadBalancer(ctx context.Context, req *ic.DeleteLoadBalanc
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	lb, ok := c.lbs[req.LoadBalancerID]
-	if !ok {
-		return nil, c.failf(ic.CodeResourceNotFound, "loadBalancerId: load balancer %q not found", req.LoadBalancerID)
+	lb, err := c.lbOf(req.LoadBalancerID)
+	if err != nil {
+		return nil, err
 	}
 	if lb.State == ic.LoadBalancerDeleting {
 		// Ends after the delete it repeats.
-		return &ic.TaskResponse{ResponseMeta: c.meta(), TaskID: c.startTask(ic.ActionDeleteLoadBalancer, lb.LoadBalancerID, nil, nil)}, nil
+		return c.taskResponse(c.startTask(ic.ActionDeleteLoadBalancer, lb.LoadBalancerID, nil, nil)), nil
 	}
 	prev := lb.State
 	lb.State = ic.LoadBalancerDeleting
@@ -377,7 +261,7 @@ func (c *Cloud) DeleteLoadBalancer(ctx context.Context, req *ic.DeleteLoadBalanc
 			l.State = prev
 		}
 	})
-	return &ic.TaskResponse{ResponseMeta: c.meta(), TaskID: tid}, nil
+	return c.taskResponse(tid), nil
 }
 
 // CreateListeners implements iaasclient.LoadBalancerAPI. The listeners are visible at
@@ -388,27 +272,23 @@ func (c *Cloud) CreateListeners(ctx context.Context, req *ic.CreateListenersRequ
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if err := validate.CreateListeners(req); err != nil {
+		return nil, c.fail(err)
+	}
 	fp := *req
 	fp.ClientToken = ""
-	if prev, err := c.checkToken(ic.ActionCreateListeners, req.ClientToken, fp); err != nil || prev != nil {
-		if err != nil {
-			return nil, err
-		}
-		r := *prev.(*ic.CreateListenersResponse)
-		return &r, nil
+	if r, done, err := replay[ic.CreateListenersResponse](c, ic.ActionCreateListeners, req.ClientToken, fp); done {
+		return r, err
 	}
 	lb, err := c.lookupLB(req.LoadBalancerID)
 	if err != nil {
 		return nil, err
 	}
-	if len(req.Listeners) == 0 {
-		return nil, c.failf(ic.CodeInvalidParameter, "listeners: at least one is required")
+	if err := validate.Listeners("listeners", req.Listeners, lb.Listeners); err != nil {
+		return nil, c.fail(err)
 	}
-	if err := c.checkListeners("listeners", req.Listeners, lb.Listeners, ""); err != nil {
-		return nil, err
-	}
-	if q := c.quotas["listenersPerLoadBalancer"]; len(lb.Listeners)+len(req.Listeners) > q {
-		return nil, c.failf(ic.CodeLimitExceeded, "listeners: load balancer %q has %d listeners, the quota is %d", lb.LoadBalancerID, len(lb.Listeners), q)
+	if err := validate.MoreListeners(len(lb.Listeners), len(req.Listeners), c.quotas["listenersPerLoadBalancer"]); err != nil {
+		return nil, c.fail(err)
 	}
 	ids := make([]string, 0, len(req.Listeners))
 	for _, s := range req.Listeners {
@@ -438,12 +318,15 @@ func (c *Cloud) ModifyListener(ctx context.Context, req *ic.ModifyListenerReques
 	if err != nil {
 		return nil, err
 	}
+	if err := validate.Required("listenerId", req.ListenerID); err != nil {
+		return nil, c.fail(err)
+	}
 	i := slices.IndexFunc(lb.Listeners, func(l ic.Listener) bool { return l.ListenerID == req.ListenerID })
 	if i < 0 {
-		return nil, c.failf(ic.CodeResourceNotFound, "listenerId: listener %q not found", req.ListenerID)
+		return nil, c.fail(validate.NotFound("listenerId", "listener", req.ListenerID))
 	}
-	if err := c.checkListeners("listener", []ic.ListenerSpec{req.Listener}, lb.Listeners, req.ListenerID); err != nil {
-		return nil, err
+	if err := validate.ListenerUpdate("listener", &req.Listener, lb.Listeners, req.ListenerID); err != nil {
+		return nil, c.fail(err)
 	}
 	old := lb.Listeners[i]
 	l := ic.Listener{ListenerID: old.ListenerID, ListenerSpec: clone(req.Listener)}
@@ -459,7 +342,7 @@ func (c *Cloud) ModifyListener(ctx context.Context, req *ic.ModifyListenerReques
 			}
 		}
 	})
-	return &ic.TaskResponse{ResponseMeta: c.meta(), TaskID: tid}, nil
+	return c.taskResponse(tid), nil
 }
 
 // DeleteListeners implements iaasclient.LoadBalancerAPI; missing ids are ignored.
@@ -469,12 +352,12 @@ func (c *Cloud) DeleteListeners(ctx context.Context, req *ic.DeleteListenersRequ
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if err := validate.NonEmptyIDList("listenerIds", "listener", req.ListenerIDs); err != nil {
+		return nil, c.fail(err)
+	}
 	lb, err := c.lookupLB(req.LoadBalancerID)
 	if err != nil {
 		return nil, err
-	}
-	if len(req.ListenerIDs) == 0 {
-		return nil, c.failf(ic.CodeInvalidParameter, "listenerIds: at least one is required")
 	}
 	var removed []ic.Listener
 	lb.Listeners = slices.DeleteFunc(lb.Listeners, func(l ic.Listener) bool {
@@ -490,5 +373,5 @@ func (c *Cloud) DeleteListeners(ctx context.Context, req *ic.DeleteListenersRequ
 			l.Listeners = append(l.Listeners, removed...)
 		}
 	})
-	return &ic.TaskResponse{ResponseMeta: c.meta(), TaskID: tid}, nil
+	return c.taskResponse(tid), nil
 }

@@ -2,10 +2,9 @@ package fake
 
 import (
 	"context"
-	"slices"
-	"strings"
 
 	ic "github.com/kube-iaas/kube-iaas/iaasclient"
+	"github.com/kube-iaas/kube-iaas/iaasclient/validate"
 )
 
 // Snapshot returns a copy of a stored snapshot.
@@ -26,24 +25,23 @@ func (c *Cloud) CreateSnapshot(ctx context.Context, req *ic.CreateSnapshotReques
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if err := validate.CreateSnapshot(req); err != nil {
+		return nil, c.fail(err)
+	}
 	fp := *req
 	fp.ClientToken = ""
-	if prev, err := c.checkToken(ic.ActionCreateSnapshot, req.ClientToken, fp); err != nil || prev != nil {
-		if err != nil {
-			return nil, err
-		}
-		r := *prev.(*ic.CreateSnapshotResponse)
-		return &r, nil
+	if r, done, err := replay[ic.CreateSnapshotResponse](c, ic.ActionCreateSnapshot, req.ClientToken, fp); done {
+		return r, err
 	}
-	d, ok := c.disks[req.DiskID]
-	if !ok {
-		return nil, c.failf(ic.CodeResourceNotFound, "diskId: disk %q not found", req.DiskID)
+	d, err := c.diskOf("diskId", req.DiskID)
+	if err != nil {
+		return nil, err
 	}
-	if d.State == ic.DiskCreating || d.State == ic.DiskError {
-		return nil, c.failf(ic.CodeResourceInUse, "diskId: disk %q is %s", d.DiskID, d.State)
+	if err := validate.DiskReady("diskId", d); err != nil {
+		return nil, c.fail(err)
 	}
-	if len(c.snapshots) >= c.quotas["snapshots"] {
-		return nil, c.failf(ic.CodeLimitExceeded, "snapshots: quota of %d reached", c.quotas["snapshots"])
+	if err := validate.TenantQuota("snapshots", "snapshots", len(c.snapshots), c.quotas["snapshots"]); err != nil {
+		return nil, c.fail(err)
 	}
 	s := &ic.Snapshot{
 		SnapshotID: c.newID("snap"), Name: req.Name, DiskID: d.DiskID, SizeGiB: d.SizeGiB,
@@ -73,18 +71,12 @@ func (c *Cloud) DescribeSnapshots(ctx context.Context, req *ic.DescribeSnapshots
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var all []ic.Snapshot
-	for _, s := range c.snapshots {
-		if anyOf(req.SnapshotIDs, s.SnapshotID) && anyOf(req.DiskIDs, s.DiskID) && anyOf(req.Names, s.Name) && hasTags(s.Tags, req.Tags) {
-			all = append(all, *s)
-		}
+	off, lim, verr := validate.DescribeSnapshots(req)
+	if verr != nil {
+		return nil, c.fail(verr)
 	}
-	slices.SortFunc(all, func(a, b ic.Snapshot) int { return strings.Compare(a.SnapshotID, b.SnapshotID) })
-	lo, hi, err := c.pageOf(req.Page, len(all))
-	if err != nil {
-		return nil, err
-	}
-	return &ic.DescribeSnapshotsResponse{ResponseMeta: c.meta(), Snapshots: clone(all[lo:hi]), TotalCount: len(all)}, nil
+	page, total := describe(c.snapshots, func(s *ic.Snapshot) bool { return validate.MatchSnapshot(req, s) }, off, lim)
+	return &ic.DescribeSnapshotsResponse{ResponseMeta: c.meta(), Snapshots: page, TotalCount: total}, nil
 }
 
 // DeleteSnapshot implements iaasclient.DiskAPI; a snapshot still being created is
@@ -95,16 +87,19 @@ func (c *Cloud) DeleteSnapshot(ctx context.Context, req *ic.DeleteSnapshotReques
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if err := validate.Required("snapshotId", req.SnapshotID); err != nil {
+		return nil, c.fail(err)
+	}
 	s, ok := c.snapshots[req.SnapshotID]
 	if !ok {
-		return nil, c.failf(ic.CodeResourceNotFound, "snapshotId: snapshot %q not found", req.SnapshotID)
+		return nil, c.fail(validate.NotFound("snapshotId", "snapshot", req.SnapshotID))
 	}
 	if s.State == ic.SnapshotCreating {
-		return nil, c.failf(ic.CodeResourceInUse, "snapshotId: snapshot %q is CREATING", s.SnapshotID)
+		return nil, c.failf(ic.CodeResourceInUse, "snapshotId: snapshot %s is CREATING", s.SnapshotID)
 	}
 	for _, d := range c.disks {
 		if d.SnapshotID == s.SnapshotID && d.State == ic.DiskCreating {
-			return nil, c.failf(ic.CodeResourceInUse, "snapshotId: disk %q is being created from snapshot %q", d.DiskID, s.SnapshotID)
+			return nil, c.failf(ic.CodeResourceInUse, "snapshotId: disk %s is being created from snapshot %s", d.DiskID, s.SnapshotID)
 		}
 	}
 	delete(c.snapshots, s.SnapshotID)

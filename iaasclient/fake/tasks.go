@@ -6,6 +6,7 @@ import (
 	"time"
 
 	ic "github.com/kube-iaas/kube-iaas/iaasclient"
+	"github.com/kube-iaas/kube-iaas/iaasclient/validate"
 )
 
 // startTask records a task on resourceID. begin has already applied the intermediate
@@ -35,6 +36,11 @@ func (c *Cloud) startTask(action, resourceID string, finish, fail func()) string
 
 // doneTask records a task that has nothing left to do (attach to the instance a disk
 // is already attached to, detach of a detached disk).
+// taskResponse is the answer of a call that started task id.
+func (c *Cloud) taskResponse(id string) *ic.TaskResponse {
+	return &ic.TaskResponse{ResponseMeta: c.meta(), TaskID: id}
+}
+
 func (c *Cloud) doneTask(action, resourceID string) string {
 	now := c.now().UTC()
 	t := &task{Task: ic.Task{
@@ -121,12 +127,12 @@ func (c *Cloud) DescribeTask(ctx context.Context, req *ic.DescribeTaskRequest) (
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if req.TaskID == "" {
-		return nil, c.failf(ic.CodeInvalidParameter, "taskId: required")
+	if err := validate.Required("taskId", req.TaskID); err != nil {
+		return nil, c.fail(err)
 	}
 	t, ok := c.tasks[req.TaskID]
 	if !ok {
-		return nil, c.failf(ic.CodeResourceNotFound, "taskId: task %q not found", req.TaskID)
+		return nil, c.fail(validate.NotFound("taskId", "task", req.TaskID))
 	}
 	c.stepTask(t)
 	return &ic.DescribeTaskResponse{ResponseMeta: c.meta(), Task: clone(t.Task)}, nil

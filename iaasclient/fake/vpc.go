@@ -2,11 +2,10 @@ package fake
 
 import (
 	"context"
-	"net/netip"
 	"slices"
-	"strings"
 
 	ic "github.com/kube-iaas/kube-iaas/iaasclient"
+	"github.com/kube-iaas/kube-iaas/iaasclient/validate"
 )
 
 // AddVpc stores a VPC; an empty id gets a new vpc- id.
@@ -79,18 +78,12 @@ func (c *Cloud) DescribeVpcs(ctx context.Context, req *ic.DescribeVpcsRequest) (
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var all []ic.Vpc
-	for _, v := range c.vpcs {
-		if anyOf(req.VpcIDs, v.VpcID) {
-			all = append(all, *v)
-		}
+	off, lim, verr := validate.DescribeVpcs(req)
+	if verr != nil {
+		return nil, c.fail(verr)
 	}
-	slices.SortFunc(all, func(a, b ic.Vpc) int { return strings.Compare(a.VpcID, b.VpcID) })
-	lo, hi, err := c.pageOf(req.Page, len(all))
-	if err != nil {
-		return nil, err
-	}
-	return &ic.DescribeVpcsResponse{ResponseMeta: c.meta(), Vpcs: clone(all[lo:hi]), TotalCount: len(all)}, nil
+	page, total := describe(c.vpcs, func(v *ic.Vpc) bool { return validate.MatchVpc(req, v) }, off, lim)
+	return &ic.DescribeVpcsResponse{ResponseMeta: c.meta(), Vpcs: page, TotalCount: total}, nil
 }
 
 // DescribeRouteTables implements iaasclient.VPCAPI.
@@ -100,18 +93,24 @@ func (c *Cloud) DescribeRouteTables(ctx context.Context, req *ic.DescribeRouteTa
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var all []ic.RouteTable
-	for _, rt := range c.routeTables {
-		if anyOf(req.RouteTableIDs, rt.RouteTableID) && (req.VpcID == "" || req.VpcID == rt.VpcID) {
-			all = append(all, *rt)
-		}
+	off, lim, verr := validate.DescribeRouteTables(req)
+	if verr != nil {
+		return nil, c.fail(verr)
 	}
-	slices.SortFunc(all, func(a, b ic.RouteTable) int { return strings.Compare(a.RouteTableID, b.RouteTableID) })
-	lo, hi, err := c.pageOf(req.Page, len(all))
-	if err != nil {
-		return nil, err
+	page, total := describe(c.routeTables, func(rt *ic.RouteTable) bool { return validate.MatchRouteTable(req, rt) }, off, lim)
+	return &ic.DescribeRouteTablesResponse{ResponseMeta: c.meta(), RouteTables: page, TotalCount: total}, nil
+}
+
+// routeTableOf finds a route table by id.
+func (c *Cloud) routeTableOf(id string) (*ic.RouteTable, error) {
+	if err := validate.Required("routeTableId", id); err != nil {
+		return nil, c.fail(err)
 	}
-	return &ic.DescribeRouteTablesResponse{ResponseMeta: c.meta(), RouteTables: clone(all[lo:hi]), TotalCount: len(all)}, nil
+	rt, ok := c.routeTables[id]
+	if !ok {
+		return nil, c.fail(validate.NotFound("routeTableId", "route table", id))
+	}
+	return rt, nil
 }
 
 // CreateRoutes implements iaasclient.VPCAPI: all or nothing, synchronous.
@@ -121,76 +120,34 @@ func (c *Cloud) CreateRoutes(ctx context.Context, req *ic.CreateRoutesRequest) (
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if err := validate.Text("routeTableId", req.RouteTableID, validate.MaxNameLen); err != nil {
+		return nil, c.fail(err)
+	}
 	fp := *req
 	fp.ClientToken = ""
-	if prev, err := c.checkToken(ic.ActionCreateRoutes, req.ClientToken, fp); err != nil || prev != nil {
-		if err != nil {
-			return nil, err
-		}
-		r := clone(*prev.(*ic.CreateRoutesResponse))
-		return &r, nil
+	if r, done, err := replay[ic.CreateRoutesResponse](c, ic.ActionCreateRoutes, req.ClientToken, fp); done {
+		return r, err
 	}
-	rt, ok := c.routeTables[req.RouteTableID]
-	if !ok {
-		return nil, c.failf(ic.CodeResourceNotFound, "routeTableId: route table %q not found", req.RouteTableID)
+	rt, err := c.routeTableOf(req.RouteTableID)
+	if err != nil {
+		return nil, err
 	}
-	// Next hops first, as the simulator does: a missing instance is a clearer answer
-	// than a limit.
-	for i, r := range req.Routes {
-		if r.NextHopInstanceID == "" {
-			continue
-		}
-		in, ok := c.instances[r.NextHopInstanceID]
-		if !ok || in.State == ic.InstanceTerminated {
-			return nil, c.failf(ic.CodeResourceNotFound, "routes[%d].nextHopInstanceId: instance %q not found", i, r.NextHopInstanceID)
-		}
-		if in.VpcID != rt.VpcID {
-			return nil, c.failf(ic.CodeInvalidParameter, "routes[%d].nextHopInstanceId: instance %q is not in VPC %q", i, in.InstanceID, rt.VpcID)
-		}
-		if len(in.PrivateIPs) == 0 {
-			return nil, c.failf(ic.CodeInvalidParameter, "routes[%d].nextHopInstanceId: instance %q has no private IP", i, in.InstanceID)
-		}
+	existing := make([]string, len(rt.Routes))
+	for i, r := range rt.Routes {
+		existing[i] = r.DestinationCidr
 	}
-	if len(req.Routes) == 0 {
-		return nil, c.failf(ic.CodeInvalidParameter, "routes: at least one is required")
+	// Next hops first: a missing instance is a clearer answer than a limit.
+	if err := c.check(validate.RouteNextHops(req.Routes, rt.VpcID, func(id string) *ic.Instance { return c.instances[id] })); err != nil {
+		return nil, err
 	}
-	prefixes := make([]netip.Prefix, len(req.Routes))
-	for i, r := range req.Routes {
-		p, err := netip.ParsePrefix(r.DestinationCidr)
-		if err != nil || p != p.Masked() || p.Addr().Zone() != "" || p.Addr().Is4In6() {
-			return nil, c.failf(ic.CodeInvalidParameter, "routes[%d].destinationCidr: %q is not a canonical CIDR block", i, r.DestinationCidr)
-		}
-		if r.NextHopInstanceID == "" {
-			return nil, c.failf(ic.CodeInvalidParameter, "routes[%d].nextHopInstanceId: is required", i)
-		}
-		prefixes[i] = p
-	}
-	for i := range prefixes {
-		for j := range i {
-			if prefixes[i].Overlaps(prefixes[j]) {
-				return nil, c.failf(ic.CodeResourceInUse, "routes[%d].destinationCidr: %s overlaps routes[%d].destinationCidr %s", i, prefixes[i], j, prefixes[j])
-			}
-		}
-	}
-	for _, ex := range rt.Routes {
-		ep, err := netip.ParsePrefix(ex.DestinationCidr)
-		if err != nil {
-			continue
-		}
-		for i, p := range prefixes {
-			if p.Overlaps(ep) {
-				return nil, c.failf(ic.CodeResourceInUse, "routes[%d].destinationCidr: %s overlaps the existing route %s (%s)", i, p, ex.RouteID, ep)
-			}
-		}
-	}
-	if len(rt.Routes)+len(req.Routes) > rt.RouteLimit {
-		return nil, c.failf(ic.CodeLimitExceeded, "routes: route table %q holds %d of %d routes, %d more do not fit", rt.RouteTableID, len(rt.Routes), rt.RouteLimit, len(req.Routes))
+	if err := c.check(validate.RouteSpecs(req.Routes, existing, rt.RouteLimit)); err != nil {
+		return nil, err
 	}
 	now := c.now().UTC()
 	out := make([]ic.Route, len(req.Routes))
 	for i, r := range req.Routes {
 		out[i] = ic.Route{
-			RouteID: c.newID("route"), DestinationCidr: prefixes[i].String(),
+			RouteID: c.newID("route"), DestinationCidr: r.DestinationCidr,
 			NextHopInstanceID: r.NextHopInstanceID, NextHopIP: c.instances[r.NextHopInstanceID].PrivateIPs[0],
 			Description: r.Description, Tags: r.Tags, CreatedAt: now,
 		}
@@ -209,12 +166,12 @@ func (c *Cloud) DeleteRoutes(ctx context.Context, req *ic.DeleteRoutesRequest) (
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	rt, ok := c.routeTables[req.RouteTableID]
-	if !ok {
-		return nil, c.failf(ic.CodeResourceNotFound, "routeTableId: route table %q not found", req.RouteTableID)
+	if err := validate.NonEmptyIDList("routeIds", "route", req.RouteIDs); err != nil {
+		return nil, c.fail(err)
 	}
-	if len(req.RouteIDs) == 0 {
-		return nil, c.failf(ic.CodeInvalidParameter, "routeIds: at least one is required")
+	rt, err := c.routeTableOf(req.RouteTableID)
+	if err != nil {
+		return nil, err
 	}
 	rt.Routes = slices.DeleteFunc(rt.Routes, func(r ic.Route) bool { return slices.Contains(req.RouteIDs, r.RouteID) })
 	return &ic.DeleteRoutesResponse{ResponseMeta: c.meta()}, nil

@@ -5,33 +5,20 @@ import (
 	"slices"
 
 	"github.com/kube-iaas/kube-iaas/iaasclient"
+	"github.com/kube-iaas/kube-iaas/iaasclient/validate"
 )
 
 func (s *Server) describeInstances(c *call, req *iaasclient.DescribeInstancesRequest) (any, *iaasclient.Error) {
-	off, lim, err := validatePage(req.Page)
+	off, lim, err := validate.DescribeInstances(req)
 	if err != nil {
 		return nil, err
 	}
-	for _, f := range []struct {
-		n string
-		v []string
-	}{{"instanceIds", req.InstanceIDs}, {"privateIps", req.PrivateIPs}, {"names", req.Names}} {
-		if err := validateIDList(f.n, f.v); err != nil {
-			return nil, err
-		}
-	}
 	s.state.mu.RLock()
 	defer s.state.mu.RUnlock()
-	all := sortedValues(s.state.instances, func(in *instanceRec) bool {
-		return in.Tenant == c.tenant.name && inList(req.InstanceIDs, in.InstanceID) && inList(req.Names, in.Name) &&
-			tagsMatch(in.Tags, req.Tags) &&
-			(len(req.PrivateIPs) == 0 || slices.ContainsFunc(in.PrivateIPs, func(ip string) bool { return slices.Contains(req.PrivateIPs, ip) }))
-	})
-	resp := &iaasclient.DescribeInstancesResponse{TotalCount: len(all), Instances: []iaasclient.Instance{}}
-	for _, in := range paginate(all, off, lim) {
-		resp.Instances = append(resp.Instances, in.Instance)
-	}
-	return resp, nil
+	page, total := describePage(s.state.instances, func(in *instanceRec) bool {
+		return in.Tenant == c.tenant.name && validate.MatchInstance(req, &in.Instance)
+	}, func(in *instanceRec) iaasclient.Instance { return in.Instance }, off, lim)
+	return &iaasclient.DescribeInstancesResponse{TotalCount: total, Instances: page}, nil
 }
 
 func (s *Server) startInstances(c *call, req *iaasclient.InstancesRequest) (any, *iaasclient.Error) {
@@ -46,18 +33,10 @@ func (s *Server) terminateInstances(c *call, req *iaasclient.InstancesRequest) (
 	return s.instancesTask(c, req)
 }
 
-const maxInstancesPerCall = 100
-
 // instancesTask validates Start/Stop/TerminateInstances and starts one task for all of
 // the named instances.
 func (s *Server) instancesTask(c *call, req *iaasclient.InstancesRequest) (any, *iaasclient.Error) {
-	if len(req.InstanceIDs) == 0 {
-		return nil, invalid("instanceIds", "at least one instance id is required")
-	}
-	if len(req.InstanceIDs) > maxInstancesPerCall {
-		return nil, invalid("instanceIds", "at most %d instances per call", maxInstancesPerCall)
-	}
-	if err := validateIDList("instanceIds", req.InstanceIDs); err != nil {
+	if err := validate.InstancesRequest(req); err != nil {
 		return nil, err
 	}
 	s.state.mu.Lock()
@@ -68,7 +47,7 @@ func (s *Server) instancesTask(c *call, req *iaasclient.InstancesRequest) (any, 
 		field := fmt.Sprintf("instanceIds[%d]", i)
 		in := s.state.instances[id]
 		if in == nil || in.Tenant != c.tenant.name {
-			return nil, notFound(field, "instance", id)
+			return nil, validate.NotFound(field, "instance", id)
 		}
 		if slices.Contains(ids, id) {
 			continue

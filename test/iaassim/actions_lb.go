@@ -1,58 +1,26 @@
 package iaassim
 
 import (
-	"fmt"
 	"slices"
 
 	"github.com/kube-iaas/kube-iaas/iaasclient"
+	"github.com/kube-iaas/kube-iaas/iaasclient/validate"
 )
 
 // lbOf returns the tenant's load balancer or ResourceNotFound (also for other tenants').
 func (s *Server) lbOf(c *call, id string) (*lbRec, *iaasclient.Error) {
-	if id == "" {
-		return nil, invalid("loadBalancerId", "is required")
+	if err := validate.Required("loadBalancerId", id); err != nil {
+		return nil, err
 	}
 	lb := s.state.lbs[id]
 	if lb == nil || lb.Tenant != c.tenant.name {
-		return nil, notFound("loadBalancerId", "load balancer", id)
+		return nil, validate.NotFound("loadBalancerId", "load balancer", id)
 	}
 	return lb, nil
 }
 
-// checkListeners validates new listener specs against each other and the listeners kept.
-func checkListeners(field string, specs []iaasclient.ListenerSpec, kept []iaasclient.Listener) *iaasclient.Error {
-	used := map[string]string{}
-	for _, l := range kept {
-		used[listenerKey(&l.ListenerSpec)] = "listener " + l.ListenerID
-	}
-	for i := range specs {
-		p := fmt.Sprintf("%s[%d]", field, i)
-		if err := ValidateListener(p, &specs[i]); err != nil {
-			return err
-		}
-		k := listenerKey(&specs[i])
-		if other, dup := used[k]; dup {
-			return errf(iaasclient.CodeResourceInUse, "%s: %s is already used by %s", p, k, other)
-		}
-		used[k] = p
-	}
-	return nil
-}
-
 func (s *Server) createLoadBalancer(c *call, req *iaasclient.CreateLoadBalancerRequest) (any, *iaasclient.Error) {
-	if err := validateName("name", req.Name, true); err != nil {
-		return nil, err
-	}
-	if req.Type != iaasclient.LoadBalancerPublic && req.Type != iaasclient.LoadBalancerInternal {
-		return nil, invalid("type", "must be public or internal, got %q", truncate(string(req.Type)))
-	}
-	if err := validateText("subnetId", req.SubnetID, maxNameLen); err != nil {
-		return nil, err
-	}
-	if err := validateTags("tags", req.Tags); err != nil {
-		return nil, err
-	}
-	if err := checkListeners("listeners", req.Listeners, nil); err != nil {
+	if err := validate.CreateLoadBalancer(req); err != nil {
 		return nil, err
 	}
 	s.state.mu.Lock()
@@ -64,11 +32,11 @@ func (s *Server) createLoadBalancer(c *call, req *iaasclient.CreateLoadBalancerR
 	if ok, err := s.replayToken(c, req.ClientToken, hash, resp); ok || err != nil {
 		return resp, err
 	}
-	if v := s.vpcs[req.VpcID]; req.VpcID == "" || v == nil || v.tenant != c.tenant.name {
-		if req.VpcID == "" {
-			return nil, invalid("vpcId", "is required")
-		}
-		return nil, notFound("vpcId", "VPC", req.VpcID)
+	if err := validate.Required("vpcId", req.VpcID); err != nil {
+		return nil, err
+	}
+	if v := s.vpcs[req.VpcID]; v == nil || v.tenant != c.tenant.name {
+		return nil, validate.NotFound("vpcId", "VPC", req.VpcID)
 	}
 	count := 0
 	var vips []string
@@ -78,11 +46,11 @@ func (s *Server) createLoadBalancer(c *call, req *iaasclient.CreateLoadBalancerR
 			count++
 		}
 	}
-	if q := c.tenant.quotas.LoadBalancers; count+1 > q {
-		return nil, errf(iaasclient.CodeLimitExceeded, "loadBalancers: the tenant's quota of %d load balancers is used up", q)
+	if err := validate.TenantQuota("loadBalancers", "load balancers", count, c.tenant.quotas.LoadBalancers); err != nil {
+		return nil, err
 	}
-	if q := c.tenant.quotas.ListenersPerLoadBalancer; len(req.Listeners) > q {
-		return nil, errf(iaasclient.CodeLimitExceeded, "listeners: %d listeners exceed the quota of %d per load balancer", len(req.Listeners), q)
+	if err := validate.NewLoadBalancerListeners(len(req.Listeners), c.tenant.quotas.ListenersPerLoadBalancer); err != nil {
+		return nil, err
 	}
 	vip, err := s.dp.LoadBalancers.AllocateVIP(req.Type, req.VIP, vips)
 	if err != nil {
@@ -116,57 +84,40 @@ func (s *Server) newListener(lb *lbRec, sp iaasclient.ListenerSpec) iaasclient.L
 }
 
 func (s *Server) describeLoadBalancers(c *call, req *iaasclient.DescribeLoadBalancersRequest) (any, *iaasclient.Error) {
-	off, lim, err := validatePage(req.Page)
+	off, lim, err := validate.DescribeLoadBalancers(req)
 	if err != nil {
 		return nil, err
 	}
-	if err := validateIDList("loadBalancerIds", req.LoadBalancerIDs); err != nil {
-		return nil, err
-	}
-	if err := validateIDList("names", req.Names); err != nil {
-		return nil, err
-	}
 	s.state.mu.RLock()
-	all := sortedValues(s.state.lbs, func(lb *lbRec) bool {
-		return lb.Tenant == c.tenant.name && inList(req.LoadBalancerIDs, lb.LoadBalancerID) && inList(req.Names, lb.Name) && tagsMatch(lb.Tags, req.Tags)
-	})
-	page := paginate(all, off, lim)
+	page, total := describePage(s.state.lbs, func(lb *lbRec) bool {
+		return lb.Tenant == c.tenant.name && validate.MatchLoadBalancer(req, &lb.LoadBalancer)
+	}, func(lb *lbRec) iaasclient.LoadBalancer { return lb.LoadBalancer }, off, lim)
 	s.state.mu.RUnlock()
-	resp := &iaasclient.DescribeLoadBalancersResponse{TotalCount: len(all), LoadBalancers: []iaasclient.LoadBalancer{}}
-	for _, rec := range page {
-		lb := rec.LoadBalancer
+	for i := range page {
+		lb := &page[i]
 		status := s.dp.LoadBalancers.BackendStatus(lb.LoadBalancerID)
 		if len(status) > 0 {
 			lb.Listeners = slices.Clone(lb.Listeners)
-			for i := range lb.Listeners {
-				lb.Listeners[i].BackendStatus = status[lb.Listeners[i].ListenerID]
+			for j := range lb.Listeners {
+				lb.Listeners[j].BackendStatus = status[lb.Listeners[j].ListenerID]
 			}
 		}
 		if lb.Listeners == nil {
 			lb.Listeners = []iaasclient.Listener{}
 		}
-		resp.LoadBalancers = append(resp.LoadBalancers, lb)
 	}
-	return resp, nil
+	return &iaasclient.DescribeLoadBalancersResponse{TotalCount: total, LoadBalancers: page}, nil
 }
 
 func (s *Server) modifyLoadBalancer(c *call, req *iaasclient.ModifyLoadBalancerRequest) (any, *iaasclient.Error) {
-	if req.Name != nil {
-		if err := validateName("name", *req.Name, true); err != nil {
-			return nil, err
-		}
-	}
-	if err := validateTags("tags", req.Tags); err != nil {
+	if err := validate.ModifyLoadBalancer(req); err != nil {
 		return nil, err
 	}
 	s.state.mu.Lock()
 	defer s.state.mu.Unlock()
-	lb, err := s.lbOf(c, req.LoadBalancerID)
+	lb, err := s.lbForChange(c, req.LoadBalancerID)
 	if err != nil {
 		return nil, err
-	}
-	if lb.State == iaasclient.LoadBalancerDeleting {
-		return nil, errf(iaasclient.CodeResourceInUse, "loadBalancerId: load balancer %s is DELETING", lb.LoadBalancerID)
 	}
 	n := clone(lb)
 	if req.Name != nil {
@@ -209,8 +160,8 @@ func (s *Server) lbForChange(c *call, id string) (*lbRec, *iaasclient.Error) {
 	if err != nil {
 		return nil, err
 	}
-	if lb.State == iaasclient.LoadBalancerDeleting {
-		return nil, errf(iaasclient.CodeResourceInUse, "loadBalancerId: load balancer %s is DELETING", lb.LoadBalancerID)
+	if err := validate.LoadBalancerAcceptsChanges(&lb.LoadBalancer); err != nil {
+		return nil, err
 	}
 	return lb, nil
 }
@@ -234,8 +185,8 @@ func (s *Server) commitListenerChange(c *call, n *lbRec, inTx func(*txn, *taskRe
 }
 
 func (s *Server) createListeners(c *call, req *iaasclient.CreateListenersRequest) (any, *iaasclient.Error) {
-	if len(req.Listeners) == 0 {
-		return nil, invalid("listeners", "at least one listener is required")
+	if err := validate.CreateListeners(req); err != nil {
+		return nil, err
 	}
 	s.state.mu.Lock()
 	defer s.state.mu.Unlock()
@@ -250,11 +201,11 @@ func (s *Server) createListeners(c *call, req *iaasclient.CreateListenersRequest
 	if err != nil {
 		return nil, err
 	}
-	if err := checkListeners("listeners", req.Listeners, lb.Listeners); err != nil {
+	if err := validate.Listeners("listeners", req.Listeners, lb.Listeners); err != nil {
 		return nil, err
 	}
-	if q := c.tenant.quotas.ListenersPerLoadBalancer; len(lb.Listeners)+len(req.Listeners) > q {
-		return nil, errf(iaasclient.CodeLimitExceeded, "listeners: the load balancer has %d listeners and the quota is %d", len(lb.Listeners), q)
+	if err := validate.MoreListeners(len(lb.Listeners), len(req.Listeners), c.tenant.quotas.ListenersPerLoadBalancer); err != nil {
+		return nil, err
 	}
 	n := clone(lb)
 	resp.ListenerIDs = []string{}
@@ -280,21 +231,15 @@ func (s *Server) modifyListener(c *call, req *iaasclient.ModifyListenerRequest) 
 	if err != nil {
 		return nil, err
 	}
-	if req.ListenerID == "" {
-		return nil, invalid("listenerId", "is required")
+	if err := validate.Required("listenerId", req.ListenerID); err != nil {
+		return nil, err
 	}
 	idx := slices.IndexFunc(lb.Listeners, func(l iaasclient.Listener) bool { return l.ListenerID == req.ListenerID })
 	if idx < 0 {
-		return nil, notFound("listenerId", "listener", req.ListenerID)
+		return nil, validate.NotFound("listenerId", "listener", req.ListenerID)
 	}
-	others := slices.Delete(slices.Clone(lb.Listeners), idx, idx+1)
-	if err := ValidateListener("listener", &req.Listener); err != nil {
+	if err := validate.ListenerUpdate("listener", &req.Listener, lb.Listeners, req.ListenerID); err != nil {
 		return nil, err
-	}
-	for _, o := range others {
-		if listenerKey(&o.ListenerSpec) == listenerKey(&req.Listener) {
-			return nil, errf(iaasclient.CodeResourceInUse, "listener: %s is already used by listener %s", listenerKey(&req.Listener), o.ListenerID)
-		}
 	}
 	n := clone(lb)
 	n.Listeners[idx].ListenerSpec = *clone(&req.Listener)
@@ -306,10 +251,7 @@ func (s *Server) modifyListener(c *call, req *iaasclient.ModifyListenerRequest) 
 }
 
 func (s *Server) deleteListeners(c *call, req *iaasclient.DeleteListenersRequest) (any, *iaasclient.Error) {
-	if len(req.ListenerIDs) == 0 {
-		return nil, invalid("listenerIds", "at least one listener id is required")
-	}
-	if err := validateIDList("listenerIds", req.ListenerIDs); err != nil {
+	if err := validate.NonEmptyIDList("listenerIds", "listener", req.ListenerIDs); err != nil {
 		return nil, err
 	}
 	s.state.mu.Lock()

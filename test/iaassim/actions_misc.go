@@ -2,17 +2,18 @@ package iaassim
 
 import (
 	"github.com/kube-iaas/kube-iaas/iaasclient"
+	"github.com/kube-iaas/kube-iaas/iaasclient/validate"
 )
 
 func (s *Server) describeTask(c *call, req *iaasclient.DescribeTaskRequest) (any, *iaasclient.Error) {
-	if req.TaskID == "" {
-		return nil, invalid("taskId", "is required")
+	if err := validate.Required("taskId", req.TaskID); err != nil {
+		return nil, err
 	}
 	s.state.mu.RLock()
 	defer s.state.mu.RUnlock()
 	t := s.state.tasks[req.TaskID]
 	if t == nil || t.Tenant != c.tenant.name {
-		return nil, notFound("taskId", "task", req.TaskID)
+		return nil, validate.NotFound("taskId", "task", req.TaskID)
 	}
 	return &iaasclient.DescribeTaskResponse{Task: t.Task}, nil
 }

@@ -2,13 +2,11 @@ package iaassim
 
 import (
 	"github.com/kube-iaas/kube-iaas/iaasclient"
+	"github.com/kube-iaas/kube-iaas/iaasclient/validate"
 )
 
 func (s *Server) createSnapshot(c *call, req *iaasclient.CreateSnapshotRequest) (any, *iaasclient.Error) {
-	if err := validateName("name", req.Name, false); err != nil {
-		return nil, err
-	}
-	if err := validateTags("tags", req.Tags); err != nil {
+	if err := validate.CreateSnapshot(req); err != nil {
 		return nil, err
 	}
 	s.state.mu.Lock()
@@ -24,8 +22,8 @@ func (s *Server) createSnapshot(c *call, req *iaasclient.CreateSnapshotRequest) 
 	if err != nil {
 		return nil, err
 	}
-	if d.State == iaasclient.DiskCreating || d.State == iaasclient.DiskError {
-		return nil, errf(iaasclient.CodeResourceInUse, "diskId: disk %s is %s", d.DiskID, d.State)
+	if err := validate.DiskReady("diskId", &d.Disk); err != nil {
+		return nil, err
 	}
 	count := 0
 	for _, sn := range s.state.snapshots {
@@ -33,8 +31,8 @@ func (s *Server) createSnapshot(c *call, req *iaasclient.CreateSnapshotRequest) 
 			count++
 		}
 	}
-	if q := c.tenant.quotas.Snapshots; count+1 > q {
-		return nil, errf(iaasclient.CodeLimitExceeded, "snapshots: the tenant's quota of %d snapshots is used up", q)
+	if err := validate.TenantQuota("snapshots", "snapshots", count, c.tenant.quotas.Snapshots); err != nil {
+		return nil, err
 	}
 	sn := &snapshotRec{Tenant: c.tenant.name, Snapshot: iaasclient.Snapshot{
 		SnapshotID: newID("snap-", has(s.state.snapshots)), Name: req.Name, DiskID: d.DiskID, SizeGiB: d.SizeGiB,
@@ -52,41 +50,28 @@ func (s *Server) createSnapshot(c *call, req *iaasclient.CreateSnapshotRequest) 
 }
 
 func (s *Server) describeSnapshots(c *call, req *iaasclient.DescribeSnapshotsRequest) (any, *iaasclient.Error) {
-	off, lim, err := validatePage(req.Page)
+	off, lim, err := validate.DescribeSnapshots(req)
 	if err != nil {
 		return nil, err
 	}
-	for _, f := range []struct {
-		n string
-		v []string
-	}{{"snapshotIds", req.SnapshotIDs}, {"diskIds", req.DiskIDs}, {"names", req.Names}} {
-		if err := validateIDList(f.n, f.v); err != nil {
-			return nil, err
-		}
-	}
 	s.state.mu.RLock()
 	defer s.state.mu.RUnlock()
-	all := sortedValues(s.state.snapshots, func(sn *snapshotRec) bool {
-		return sn.Tenant == c.tenant.name && inList(req.SnapshotIDs, sn.SnapshotID) && inList(req.DiskIDs, sn.DiskID) &&
-			inList(req.Names, sn.Name) && tagsMatch(sn.Tags, req.Tags)
-	})
-	resp := &iaasclient.DescribeSnapshotsResponse{TotalCount: len(all), Snapshots: []iaasclient.Snapshot{}}
-	for _, sn := range paginate(all, off, lim) {
-		resp.Snapshots = append(resp.Snapshots, sn.Snapshot)
-	}
-	return resp, nil
+	page, total := describePage(s.state.snapshots, func(sn *snapshotRec) bool {
+		return sn.Tenant == c.tenant.name && validate.MatchSnapshot(req, &sn.Snapshot)
+	}, func(sn *snapshotRec) iaasclient.Snapshot { return sn.Snapshot }, off, lim)
+	return &iaasclient.DescribeSnapshotsResponse{TotalCount: total, Snapshots: page}, nil
 }
 
 func (s *Server) deleteSnapshot(c *call, req *iaasclient.DeleteSnapshotRequest) (any, *iaasclient.Error) {
 	err := func() *iaasclient.Error {
 		s.state.mu.Lock()
 		defer s.state.mu.Unlock()
-		if req.SnapshotID == "" {
-			return invalid("snapshotId", "is required")
+		if err := validate.Required("snapshotId", req.SnapshotID); err != nil {
+			return err
 		}
 		sn := s.state.snapshots[req.SnapshotID]
 		if sn == nil || sn.Tenant != c.tenant.name {
-			return notFound("snapshotId", "snapshot", req.SnapshotID)
+			return validate.NotFound("snapshotId", "snapshot", req.SnapshotID)
 		}
 		if sn.State == iaasclient.SnapshotCreating {
 			return errf(iaasclient.CodeResourceInUse, "snapshotId: snapshot %s is CREATING", sn.SnapshotID)

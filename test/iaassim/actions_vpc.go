@@ -2,69 +2,57 @@ package iaassim
 
 import (
 	"context"
-	"fmt"
 	"slices"
 
 	"github.com/kube-iaas/kube-iaas/iaasclient"
+	"github.com/kube-iaas/kube-iaas/iaasclient/validate"
 	"github.com/kube-iaas/kube-iaas/test/iaassim/dataplane"
 )
 
 func (s *Server) describeVpcs(c *call, req *iaasclient.DescribeVpcsRequest) (any, *iaasclient.Error) {
-	off, lim, err := validatePage(req.Page)
+	off, lim, err := validate.DescribeVpcs(req)
 	if err != nil {
 		return nil, err
 	}
-	if err := validateIDList("vpcIds", req.VpcIDs); err != nil {
-		return nil, err
-	}
-	all := sortedValues(s.vpcs, func(v *vpcInfo) bool {
-		return v.tenant == c.tenant.name && inList(req.VpcIDs, v.vpc.VpcID)
-	})
-	resp := &iaasclient.DescribeVpcsResponse{TotalCount: len(all), Vpcs: []iaasclient.Vpc{}}
-	for _, v := range paginate(all, off, lim) {
-		resp.Vpcs = append(resp.Vpcs, v.vpc)
-	}
-	return resp, nil
+	page, total := describePage(s.vpcs, func(v *vpcInfo) bool {
+		return v.tenant == c.tenant.name && validate.MatchVpc(req, &v.vpc)
+	}, func(v *vpcInfo) iaasclient.Vpc { return v.vpc }, off, lim)
+	return &iaasclient.DescribeVpcsResponse{TotalCount: total, Vpcs: page}, nil
 }
 
 func (s *Server) describeRouteTables(c *call, req *iaasclient.DescribeRouteTablesRequest) (any, *iaasclient.Error) {
-	off, lim, err := validatePage(req.Page)
+	off, lim, err := validate.DescribeRouteTables(req)
 	if err != nil {
-		return nil, err
-	}
-	if err := validateIDList("routeTableIds", req.RouteTableIDs); err != nil {
 		return nil, err
 	}
 	s.state.mu.RLock()
 	defer s.state.mu.RUnlock()
-	all := sortedValues(s.state.routeTables, func(r *routeTableRec) bool {
-		return r.Tenant == c.tenant.name && inList(req.RouteTableIDs, r.RouteTableID) && (req.VpcID == "" || r.VpcID == req.VpcID)
-	})
-	resp := &iaasclient.DescribeRouteTablesResponse{TotalCount: len(all), RouteTables: []iaasclient.RouteTable{}}
-	for _, r := range paginate(all, off, lim) {
+	page, total := describePage(s.state.routeTables, func(r *routeTableRec) bool {
+		return r.Tenant == c.tenant.name && validate.MatchRouteTable(req, &r.RouteTable)
+	}, func(r *routeTableRec) iaasclient.RouteTable {
 		rt := r.RouteTable
 		if rt.Routes == nil {
 			rt.Routes = []iaasclient.Route{}
 		}
-		resp.RouteTables = append(resp.RouteTables, rt)
-	}
-	return resp, nil
+		return rt
+	}, off, lim)
+	return &iaasclient.DescribeRouteTablesResponse{TotalCount: total, RouteTables: page}, nil
 }
 
 // routeTableOf returns the tenant's table or ResourceNotFound (also for other tenants').
 func (s *Server) routeTableOf(c *call, id string) (*routeTableRec, *iaasclient.Error) {
-	if id == "" {
-		return nil, invalid("routeTableId", "is required")
+	if err := validate.Required("routeTableId", id); err != nil {
+		return nil, err
 	}
 	rt := s.state.routeTables[id]
 	if rt == nil || rt.Tenant != c.tenant.name {
-		return nil, notFound("routeTableId", "route table", id)
+		return nil, validate.NotFound("routeTableId", "route table", id)
 	}
 	return rt, nil
 }
 
 func (s *Server) createRoutes(c *call, req *iaasclient.CreateRoutesRequest) (any, *iaasclient.Error) {
-	if err := validateText("routeTableId", req.RouteTableID, maxNameLen); err != nil {
+	if err := validate.Text("routeTableId", req.RouteTableID, validate.MaxNameLen); err != nil {
 		return nil, err
 	}
 	resp, err := s.createRoutesLocked(c, req)
@@ -93,26 +81,17 @@ func (s *Server) createRoutesLocked(c *call, req *iaasclient.CreateRoutesRequest
 	for _, r := range rt.Routes {
 		existing = append(existing, r.DestinationCidr)
 	}
-	if len(req.Routes) > 0 {
-		// Next hops first: a missing instance is a clearer answer than a limit.
-		for i, sp := range req.Routes {
-			if sp.NextHopInstanceID == "" {
-				continue
-			}
-			in := s.state.instances[sp.NextHopInstanceID]
-			field := fmt.Sprintf("routes[%d].nextHopInstanceId", i)
-			if in == nil || in.Tenant != c.tenant.name || in.State == iaasclient.InstanceTerminated {
-				return nil, notFound(field, "instance", sp.NextHopInstanceID)
-			}
-			if in.VpcID != rt.VpcID {
-				return nil, invalid(field, "instance %s is in VPC %s, not in the table's VPC %s", in.InstanceID, in.VpcID, rt.VpcID)
-			}
-			if len(in.PrivateIPs) == 0 {
-				return nil, invalid(field, "instance %s has no private IP", in.InstanceID)
-			}
+	// Next hops first: a missing instance is a clearer answer than a limit.
+	err = validate.RouteNextHops(req.Routes, rt.VpcID, func(id string) *iaasclient.Instance {
+		if in := s.state.instances[id]; in != nil && in.Tenant == c.tenant.name {
+			return &in.Instance
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	if err := ValidateRouteSpecs(req.Routes, existing, rt.RouteLimit); err != nil {
+	if err := validate.RouteSpecs(req.Routes, existing, rt.RouteLimit); err != nil {
 		return nil, err
 	}
 	n := clone(rt)
@@ -141,10 +120,7 @@ func (s *Server) createRoutesLocked(c *call, req *iaasclient.CreateRoutesRequest
 }
 
 func (s *Server) deleteRoutes(c *call, req *iaasclient.DeleteRoutesRequest) (any, *iaasclient.Error) {
-	if len(req.RouteIDs) == 0 {
-		return nil, invalid("routeIds", "at least one route id is required")
-	}
-	if err := validateIDList("routeIds", req.RouteIDs); err != nil {
+	if err := validate.NonEmptyIDList("routeIds", "route", req.RouteIDs); err != nil {
 		return nil, err
 	}
 	changed, err := func() (bool, *iaasclient.Error) {

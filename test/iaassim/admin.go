@@ -7,6 +7,7 @@ import (
 	"net/netip"
 
 	"github.com/kube-iaas/kube-iaas/iaasclient"
+	"github.com/kube-iaas/kube-iaas/iaasclient/validate"
 	"github.com/kube-iaas/kube-iaas/test/iaassim/dataplane"
 	"github.com/kube-iaas/kube-iaas/test/iaassim/dataplane/static"
 )
@@ -101,10 +102,10 @@ func (s *Server) ResetFaults() { s.faults.replace(nil) }
 
 func checkFault(action string, f FaultSpec) *iaasclient.Error {
 	if action != "*" && !knownAction(action) {
-		return invalid("action", "unknown action %q", truncate(action))
+		return validate.Invalid("action", "unknown action %q", validate.Truncate(action))
 	}
 	if e := f.validate(); e != nil {
-		return invalid(e.field, "%s", e.msg)
+		return validate.Invalid(e.field, "%s", e.msg)
 	}
 	return nil
 }
@@ -145,7 +146,7 @@ func configOf(e static.Entry) StaticInstanceConfig {
 func (s *Server) staticBackend(w http.ResponseWriter) (staticBackend, bool) {
 	b, ok := s.dp.Instances.(staticBackend)
 	if !ok {
-		writeError(w, newRequestID(), invalid("backend", "the instance backend %q is not static", s.dp.Instances.Name()))
+		writeError(w, newRequestID(), validate.Invalid("backend", "the instance backend %q is not static", s.dp.Instances.Name()))
 	}
 	return b, ok
 }
@@ -217,13 +218,13 @@ func (s *Server) adminAddInstance(w http.ResponseWriter, r *http.Request) {
 // staticEntry validates an instance declared through the admin API (or the config).
 func (s *Server) staticEntry(sc StaticInstanceConfig) (static.Entry, *iaasclient.Error) {
 	if sc.Name == "" {
-		return static.Entry{}, invalid("name", "is required")
+		return static.Entry{}, validate.Invalid("name", "is required")
 	}
 	if sc.Key == "" {
 		sc.Key = sc.Name
 	}
 	if s.tenants[sc.Tenant] == nil {
-		return static.Entry{}, invalid("tenant", "unknown tenant %q", truncate(sc.Tenant))
+		return static.Entry{}, validate.Invalid("tenant", "unknown tenant %q", validate.Truncate(sc.Tenant))
 	}
 	if sc.VpcID == "" {
 		for _, t := range s.cfg.Tenants {
@@ -233,13 +234,13 @@ func (s *Server) staticEntry(sc StaticInstanceConfig) (static.Entry, *iaasclient
 		}
 	}
 	if v := s.vpcs[sc.VpcID]; v == nil || v.tenant != sc.Tenant {
-		return static.Entry{}, invalid("vpcId", "%q is not a VPC of tenant %q", truncate(sc.VpcID), sc.Tenant)
+		return static.Entry{}, validate.Invalid("vpcId", "%q is not a VPC of tenant %q", validate.Truncate(sc.VpcID), sc.Tenant)
 	}
 	if len(sc.PrivateIPs) == 0 {
-		return static.Entry{}, invalid("privateIps", "at least one address is required")
+		return static.Entry{}, validate.Invalid("privateIps", "at least one address is required")
 	}
 	for i, ip := range sc.PrivateIPs {
-		a, err := parseIP(fmt.Sprintf("privateIps[%d]", i), ip)
+		a, err := validate.IP(fmt.Sprintf("privateIps[%d]", i), ip)
 		if err != nil {
 			return static.Entry{}, err
 		}
@@ -250,18 +251,18 @@ func (s *Server) staticEntry(sc StaticInstanceConfig) (static.Entry, *iaasclient
 	}
 	if sc.PublicIP != "" {
 		if _, err := netip.ParseAddr(sc.PublicIP); err != nil {
-			return static.Entry{}, invalid("publicIp", "%q is not an IP address", truncate(sc.PublicIP))
+			return static.Entry{}, validate.Invalid("publicIp", "%q is not an IP address", validate.Truncate(sc.PublicIP))
 		}
 	}
 	if sc.MaxDisks < 0 {
-		return static.Entry{}, invalid("maxDisks", "must not be negative")
+		return static.Entry{}, validate.Invalid("maxDisks", "must not be negative")
 	}
 	switch sc.State {
 	case "", iaasclient.InstanceRunning, iaasclient.InstanceStopped, iaasclient.InstancePending:
 	default:
-		return static.Entry{}, invalid("state", "must be RUNNING, STOPPED or PENDING")
+		return static.Entry{}, validate.Invalid("state", "must be RUNNING, STOPPED or PENDING")
 	}
-	if err := validateTags("tags", sc.Tags); err != nil {
+	if err := validate.Tags("tags", sc.Tags); err != nil {
 		return static.Entry{}, err
 	}
 	return StaticEntry(sc), nil

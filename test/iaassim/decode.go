@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/kube-iaas/kube-iaas/iaasclient"
+	"github.com/kube-iaas/kube-iaas/iaasclient/validate"
 )
 
 // DecodeStrict decodes one JSON value from data into out (a pointer to a struct). It is
@@ -79,10 +80,6 @@ func displayPath(p string) string {
 	return p
 }
 
-func invalid(path, format string, args ...any) *iaasclient.Error {
-	return iaasclient.Errorf(iaasclient.CodeInvalidParameter, "%s: %s", displayPath(path), fmt.Sprintf(format, args...))
-}
-
 // checkShape walks a generic JSON value (from a decoder with UseNumber) against the Go
 // type it will be decoded into.
 func checkShape(v any, t reflect.Type, path string) *iaasclient.Error {
@@ -95,10 +92,10 @@ func checkShape(v any, t reflect.Type, path string) *iaasclient.Error {
 	if t == timeType {
 		s, ok := v.(string)
 		if !ok {
-			return invalid(path, "must be an RFC 3339 time string")
+			return validate.Invalid(path, "must be an RFC 3339 time string")
 		}
 		if _, err := time.Parse(time.RFC3339Nano, s); err != nil {
-			return invalid(path, "must be an RFC 3339 time string")
+			return validate.Invalid(path, "must be an RFC 3339 time string")
 		}
 		return nil
 	}
@@ -106,7 +103,7 @@ func checkShape(v any, t reflect.Type, path string) *iaasclient.Error {
 		// A type with its own decoding (durations in the config): check it decodes.
 		raw, _ := json.Marshal(v)
 		if err := json.Unmarshal(raw, reflect.New(t).Interface()); err != nil {
-			return invalid(path, "%s", err.Error())
+			return validate.Invalid(path, "%s", err.Error())
 		}
 		return nil
 	}
@@ -114,13 +111,13 @@ func checkShape(v any, t reflect.Type, path string) *iaasclient.Error {
 	case reflect.Struct:
 		obj, ok := v.(map[string]any)
 		if !ok {
-			return invalid(path, "must be a JSON object")
+			return validate.Invalid(path, "must be a JSON object")
 		}
 		fields := jsonFields(t)
 		for k, fv := range obj {
 			ft, ok := fields[k]
 			if !ok {
-				return invalid(fieldPath(path, k), "unknown field")
+				return validate.Invalid(fieldPath(path, k), "unknown field")
 			}
 			if err := checkShape(fv, ft, fieldPath(path, k)); err != nil {
 				return err
@@ -130,10 +127,10 @@ func checkShape(v any, t reflect.Type, path string) *iaasclient.Error {
 	case reflect.Map:
 		obj, ok := v.(map[string]any)
 		if !ok {
-			return invalid(path, "must be a JSON object")
+			return validate.Invalid(path, "must be a JSON object")
 		}
 		if t.Key().Kind() != reflect.String {
-			return invalid(path, "unsupported map key type")
+			return validate.Invalid(path, "unsupported map key type")
 		}
 		for k, fv := range obj {
 			if err := checkShape(fv, t.Elem(), fmt.Sprintf("%s[%s]", displayPath(path), strconv.Quote(k))); err != nil {
@@ -144,7 +141,7 @@ func checkShape(v any, t reflect.Type, path string) *iaasclient.Error {
 	case reflect.Slice:
 		arr, ok := v.([]any)
 		if !ok {
-			return invalid(path, "must be a JSON array")
+			return validate.Invalid(path, "must be a JSON array")
 		}
 		for i, ev := range arr {
 			if err := checkShape(ev, t.Elem(), fmt.Sprintf("%s[%d]", displayPath(path), i)); err != nil {
@@ -154,52 +151,52 @@ func checkShape(v any, t reflect.Type, path string) *iaasclient.Error {
 		return nil
 	case reflect.String:
 		if _, ok := v.(string); !ok {
-			return invalid(path, "must be a string")
+			return validate.Invalid(path, "must be a string")
 		}
 		return nil
 	case reflect.Bool:
 		if _, ok := v.(bool); !ok {
-			return invalid(path, "must be true or false")
+			return validate.Invalid(path, "must be true or false")
 		}
 		return nil
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		n, ok := v.(json.Number)
 		if !ok {
-			return invalid(path, "must be an integer")
+			return validate.Invalid(path, "must be an integer")
 		}
 		i, err := strconv.ParseInt(string(n), 10, 64)
 		if err != nil {
-			return invalid(path, "must be an integer, got %s", n)
+			return validate.Invalid(path, "must be an integer, got %s", n)
 		}
 		bits := t.Bits()
 		if i < -(1<<(bits-1)) || i > (1<<(bits-1))-1 {
-			return invalid(path, "%d is out of range", i)
+			return validate.Invalid(path, "%d is out of range", i)
 		}
 		return nil
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 		n, ok := v.(json.Number)
 		if !ok {
-			return invalid(path, "must be a non-negative integer")
+			return validate.Invalid(path, "must be a non-negative integer")
 		}
 		u, err := strconv.ParseUint(string(n), 10, 64)
 		if err != nil || (t.Bits() < 64 && u > (1<<t.Bits())-1) {
-			return invalid(path, "must be a non-negative integer in range, got %s", n)
+			return validate.Invalid(path, "must be a non-negative integer in range, got %s", n)
 		}
 		return nil
 	case reflect.Float32, reflect.Float64:
 		n, ok := v.(json.Number)
 		if !ok {
-			return invalid(path, "must be a number")
+			return validate.Invalid(path, "must be a number")
 		}
 		f, err := strconv.ParseFloat(string(n), 64)
 		if err != nil || math.IsInf(f, 0) {
-			return invalid(path, "must be a finite number, got %s", n)
+			return validate.Invalid(path, "must be a finite number, got %s", n)
 		}
 		return nil
 	case reflect.Interface:
 		return nil
 	}
-	return invalid(path, "unsupported type %s", t)
+	return validate.Invalid(path, "unsupported type %s", t)
 }
 
 // jsonFields maps the exact JSON names of t's fields (embedded structs flattened) to

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/kube-iaas/kube-iaas/iaasclient"
+	"github.com/kube-iaas/kube-iaas/iaasclient/validate"
 )
 
 // call is one authenticated API request.
@@ -43,7 +44,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc(iaasclient.MetadataIdentityPath, s.serveIdentity)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		id := newRequestID()
-		writeError(w, id, errf(iaasclient.CodeResourceNotFound, "path: %q is not an API path; actions are POST %s<Action>", truncate(r.URL.Path), iaasclient.APIPathPrefix))
+		writeError(w, id, errf(iaasclient.CodeResourceNotFound, "path: %q is not an API path; actions are POST %s<Action>", validate.Truncate(r.URL.Path), iaasclient.APIPathPrefix))
 	})
 	return recoverMiddleware(mux)
 }
@@ -139,9 +140,9 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, *iaasclient.Error
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return nil, invalid("body", "larger than %d bytes", iaasclient.MaxRequestBodyBytes)
+			return nil, validate.Invalid("body", "larger than %d bytes", iaasclient.MaxRequestBodyBytes)
 		}
-		return nil, invalid("body", "reading failed: %v", err)
+		return nil, validate.Invalid("body", "reading failed: %v", err)
 	}
 	return body, nil
 }
@@ -168,11 +169,11 @@ func (s *Server) serveAction(w http.ResponseWriter, r *http.Request) {
 		writeError(w, reqID, e)
 	}
 	if !known {
-		fail(invalid("action", "unknown action %q", truncate(action)))
+		fail(validate.Invalid("action", "unknown action %q", validate.Truncate(action)))
 		return
 	}
 	if r.Method != http.MethodPost {
-		fail(invalid("method", "actions take POST, not %s", truncate(r.Method)))
+		fail(validate.Invalid("method", "actions take POST, not %s", validate.Truncate(r.Method)))
 		return
 	}
 	body, err := readBody(w, r)

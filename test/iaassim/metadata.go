@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/kube-iaas/kube-iaas/iaasclient"
+	"github.com/kube-iaas/kube-iaas/iaasclient/validate"
 )
 
 // serveIdentity answers GET /meta/v1/identity: the instance whose private IP is the
@@ -16,7 +17,7 @@ func (s *Server) serveIdentity(w http.ResponseWriter, r *http.Request) {
 	defer func() { s.metrics.observe(MetadataAction, code, time.Since(start)) }()
 	if r.Method != http.MethodGet {
 		code = string(iaasclient.CodeInvalidParameter)
-		writeError(w, reqID, invalid("method", "the metadata endpoint takes GET, not %s", truncate(r.Method)))
+		writeError(w, reqID, validate.Invalid("method", "the metadata endpoint takes GET, not %s", validate.Truncate(r.Method)))
 		return
 	}
 	fd := s.faults.decide(MetadataAction)

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/kube-iaas/kube-iaas/iaasclient"
+	"github.com/kube-iaas/kube-iaas/iaasclient/validate"
 	"github.com/kube-iaas/kube-iaas/test/iaassim/dataplane"
 )
 
@@ -83,7 +84,7 @@ func (s *Server) taskAttachDisk(ctx context.Context, t *taskRec) bool {
 	}
 	ref, ok := s.instanceRef(inst)
 	if !ok {
-		return s.complete(t, notFound("instanceId", "instance", inst), nil)
+		return s.complete(t, validate.NotFound("instanceId", "instance", inst), nil)
 	}
 	terr := dpError(s.dp.Disks.Attach(ctx, d.DiskID, ref))
 	return s.complete(t, terr, func(tx *txn) {
@@ -128,7 +129,7 @@ func (s *Server) taskDetachDisk(ctx context.Context, t *taskRec) bool {
 func (s *Server) taskResizeDisk(ctx context.Context, t *taskRec) bool {
 	d := s.readDisk(t.ResourceID)
 	if d == nil {
-		return s.complete(t, notFound("diskId", "disk", t.ResourceID), nil)
+		return s.complete(t, validate.NotFound("diskId", "disk", t.ResourceID), nil)
 	}
 	return s.complete(t, dpError(s.dp.Disks.Resize(ctx, d.DiskID, int64(d.SizeGiB)*gib)), nil)
 }
@@ -168,7 +169,7 @@ func (s *Server) taskLoadBalancer(ctx context.Context, t *taskRec) bool {
 		if t.Action == iaasclient.ActionDeleteLoadBalancer {
 			return s.complete(t, nil, nil)
 		}
-		return s.complete(t, notFound("loadBalancerId", "load balancer", t.ResourceID), nil)
+		return s.complete(t, validate.NotFound("loadBalancerId", "load balancer", t.ResourceID), nil)
 	}
 	if lb.State == iaasclient.LoadBalancerDeleting {
 		if t.Action != iaasclient.ActionDeleteLoadBalancer {

@@ -7,12 +7,11 @@ import (
 	"time"
 
 	"github.com/kube-iaas/kube-iaas/iaasclient"
+	"github.com/kube-iaas/kube-iaas/iaasclient/validate"
 )
 
 // tokenTTL is how long a client token is remembered (API.md: at least 24 hours).
 const tokenTTL = 48 * time.Hour
-
-const maxTokenLen = 128
 
 func tokenKey(tenant, action, token string) string {
 	return tenant + "/" + action + "/" + token
@@ -36,10 +35,7 @@ func (s *Server) replayToken(c *call, token, hash string, resp any) (bool, *iaas
 	if token == "" {
 		return false, nil
 	}
-	if len(token) > maxTokenLen {
-		return false, invalid("clientToken", "longer than %d bytes", maxTokenLen)
-	}
-	if err := validateText("clientToken", token, maxTokenLen); err != nil {
+	if err := validate.ClientToken(token); err != nil {
 		return false, err
 	}
 	rec, ok := s.state.tokens[tokenKey(c.tenant.name, c.action, token)]
@@ -47,7 +43,7 @@ func (s *Server) replayToken(c *call, token, hash string, resp any) (bool, *iaas
 		return false, nil
 	}
 	if rec.ParamsHash != hash {
-		return false, errf(iaasclient.CodeIdempotentParameterMismatch, "clientToken: %q was used with different parameters", truncate(token))
+		return false, validate.TokenMismatch(token)
 	}
 	if err := json.Unmarshal(rec.Response, resp); err != nil {
 		return false, errf(iaasclient.CodeInternalError, "stored response unreadable: %v", err)

@@ -2,11 +2,10 @@ package dataplane
 
 import (
 	"context"
-	"fmt"
 	"net/netip"
-	"slices"
 
 	"github.com/kube-iaas/kube-iaas/iaasclient"
+	"github.com/kube-iaas/kube-iaas/iaasclient/validate"
 )
 
 // NoopRouter accepts every route and programs nothing.
@@ -41,32 +40,12 @@ func (NoopLoadBalancers) BackendStatus(string) map[string][]iaasclient.BackendSt
 
 // AllocateFromPool returns requested if it is a free address of pool, or else the lowest
 // free host address of pool (network and broadcast excluded, the first host reserved for
-// the gateway).
+// the gateway). The rule is the contract's: validate.AllocateVIP, which the in-memory
+// fake uses too.
 func AllocateFromPool(pool netip.Prefix, requested string, inUse []string) (string, error) {
-	if !pool.IsValid() {
-		return "", iaasclient.Errorf(iaasclient.CodeInvalidParameter, "type: no VIP pool is configured for this load balancer type")
+	vip, err := validate.AllocateVIP(pool, requested, inUse)
+	if err != nil {
+		return "", err
 	}
-	if requested != "" {
-		a, err := netip.ParseAddr(requested)
-		if err != nil {
-			return "", iaasclient.Errorf(iaasclient.CodeInvalidParameter, "vip: %q is not an IP address", requested)
-		}
-		if !pool.Contains(a) {
-			return "", iaasclient.Errorf(iaasclient.CodeInvalidParameter, "vip: %s is outside the pool %s", a, pool)
-		}
-		if slices.Contains(inUse, a.String()) {
-			return "", iaasclient.Errorf(iaasclient.CodeResourceInUse, "vip: %s is in use", a)
-		}
-		return a.String(), nil
-	}
-	first := pool.Masked().Addr().Next().Next() // skip network and gateway
-	for a := first; pool.Contains(a); a = a.Next() {
-		if !pool.Contains(a.Next()) && a.Is4() {
-			break // broadcast
-		}
-		if !slices.Contains(inUse, a.String()) {
-			return a.String(), nil
-		}
-	}
-	return "", iaasclient.Errorf(iaasclient.CodeLimitExceeded, "vip: the pool %s is exhausted", fmt.Sprint(pool))
+	return vip, nil
 }

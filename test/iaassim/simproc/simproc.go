@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kube-iaas/kube-iaas/test/testutil"
 )
 
 // Ready is what iaas-sim writes to --ready-file.
@@ -81,10 +83,12 @@ func Binary(t testing.TB) string {
 	return buildPath
 }
 
-// Start runs iaas-sim and waits until it serves. The process is SIGKILLed at the end of
+// Start runs iaas-sim and waits until it serves. Under -short (make unit) it skips t:
+// tests of the real process run in their own tier of make test. The process is SIGKILLed at the end of
 // the test if it still runs.
 func Start(t testing.TB, o Options) *Process {
 	t.Helper()
+	testutil.Heavy(t)
 	bin := o.Binary
 	if bin == "" {
 		bin = Binary(t)

@@ -1,0 +1,165 @@
+package lb
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"k8s.io/klog/v2"
+)
+
+// health keeps the active health-check results of one listener's backends.
+//
+// A backend nobody has checked yet counts as healthy (so a new listener serves at once);
+// the first result then decides, and after that it takes HealthyThreshold successes or
+// UnhealthyThreshold failures in a row to flip. Connections that fail to reach a
+// backend are retried on another one, so the optimistic start costs no client request.
+type health struct {
+	mu    sync.Mutex
+	state map[string]*hstate
+}
+
+type hstate struct {
+	known, healthy bool
+	okRun, failRun int
+}
+
+func newHealth() *health { return &health{state: map[string]*hstate{}} }
+
+func (h *health) healthy(key string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	s, ok := h.state[key]
+	return !ok || !s.known || s.healthy
+}
+
+// record applies one check result and reports a change of state.
+func (h *health) record(key string, ok bool, p healthParams) (changed, now bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	s := h.state[key]
+	if s == nil {
+		s = &hstate{}
+		h.state[key] = s
+	}
+	if ok {
+		s.okRun++
+		s.failRun = 0
+	} else {
+		s.failRun++
+		s.okRun = 0
+	}
+	prev := s.healthy
+	switch {
+	case !s.known:
+		s.known, s.healthy = true, ok
+		return !ok, s.healthy
+	case !s.healthy && s.okRun >= p.healthy:
+		s.healthy = true
+	case s.healthy && s.failRun >= p.unhealthy:
+		s.healthy = false
+	}
+	return prev != s.healthy, s.healthy
+}
+
+// forget drops state of backends no longer configured.
+func (h *health) forget(keep map[string]bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for k := range h.state {
+		if !keep[k] {
+			delete(h.state, k)
+		}
+	}
+}
+
+// runHealth checks every backend of the listener's current configuration each interval
+// until ctx ends; kick runs a round at once (after a configuration change).
+func (l *listener) runHealth(ctx context.Context, kick <-chan struct{}) {
+	for {
+		cfg := l.cfg.Load()
+		if cfg.health.enabled {
+			l.checkRound(ctx, cfg)
+		}
+		keep := map[string]bool{}
+		for _, b := range cfg.backends {
+			keep[b.key] = true
+		}
+		l.health.forget(keep)
+		t := time.NewTimer(cfg.health.interval)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-kick:
+			t.Stop()
+		case <-t.C:
+		}
+	}
+}
+
+func (l *listener) checkRound(ctx context.Context, cfg *listenerConfig) {
+	var wg sync.WaitGroup
+	for _, b := range cfg.backends {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := probe(ctx, cfg.health, b)
+			if ctx.Err() != nil {
+				return
+			}
+			if changed, now := l.health.record(b.key, err == nil, cfg.health); changed {
+				klog.InfoS("Backend health changed", "loadBalancer", l.lbID, "listener", l.id,
+					"backend", b.key, "healthy", now, "err", err)
+				if l.onChange != nil {
+					l.onChange(b.key, now)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// probe is one TCP connect or HTTP GET (2xx/3xx is healthy) with the check's timeout.
+func probe(ctx context.Context, p healthParams, b backend) error {
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	port := int(b.addr.Port())
+	if p.port != 0 {
+		port = p.port
+	}
+	target := net.JoinHostPort(b.addr.Addr().String(), strconv.Itoa(port))
+	if !p.http {
+		var d net.Dialer
+		c, err := d.DialContext(ctx, "tcp", target)
+		if err != nil {
+			return err
+		}
+		return c.Close()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+target+p.path, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("User-Agent", "kube-iaas-lb-health/1")
+	resp, err := healthClient.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode >= 400 {
+		return fmt.Errorf("HTTP %d", resp.StatusCode)
+	}
+	return nil
+}
+
+// healthClient does not follow redirects (a 3xx is an answer) nor keep connections (each
+// check must prove the backend accepts a new one).
+var healthClient = &http.Client{
+	Transport:     &http.Transport{DisableKeepAlives: true, Proxy: nil},
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+}
