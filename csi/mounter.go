@@ -1,0 +1,122 @@
+package csi
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sync"
+
+	mount "k8s.io/mount-utils"
+	"k8s.io/utils/exec"
+)
+
+// Mounter is everything the node service does to filesystems and mounts.
+type Mounter interface {
+	mount.Interface
+	// FormatAndMount formats source with fstype when it holds no filesystem, then mounts.
+	FormatAndMount(source, target, fstype string, options []string) error
+	// NeedResize reports whether the filesystem on device (mounted at path) is smaller
+	// than the device.
+	NeedResize(device, path string) (bool, error)
+	// Resize grows the filesystem on device, mounted at path, to the device's size.
+	Resize(device, path string) (bool, error)
+	// DeviceSize is the size in bytes of a block device or file.
+	DeviceSize(path string) (int64, error)
+}
+
+// NewMounter is the real mounter. Without systemd: a mount made by the node plugin must
+// not depend on a transient systemd scope of a container that may restart.
+func NewMounter() Mounter {
+	e := exec.New()
+	return &realMounter{
+		SafeFormatAndMount: mount.NewSafeFormatAndMount(mount.NewWithoutSystemd(""), e),
+		resizer:            mount.NewResizeFs(e),
+	}
+}
+
+type realMounter struct {
+	*mount.SafeFormatAndMount
+	resizer *mount.ResizeFs
+}
+
+func (m *realMounter) NeedResize(device, path string) (bool, error) {
+	return m.resizer.NeedResize(device, path)
+}
+
+func (m *realMounter) Resize(device, path string) (bool, error) {
+	return m.resizer.Resize(device, path)
+}
+
+func (m *realMounter) DeviceSize(path string) (int64, error) { return fileSize(path) }
+
+func fileSize(path string) (int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	// Seek works for block devices, where Stat reports size 0.
+	return f.Seek(0, io.SeekEnd)
+}
+
+// FakeMounter keeps mounts in memory (mount-utils' FakeMounter) and pretends to format:
+// it lets unit tests, and the driver on a machine without root (--fake-mounter), run
+// the node service without touching the host.
+type FakeMounter struct {
+	*mount.FakeMounter
+	mu      sync.Mutex
+	formats map[string]string // device -> filesystem
+	resized []string          // devices Resize was called for
+}
+
+// NewFakeMounter returns an empty FakeMounter.
+func NewFakeMounter() *FakeMounter {
+	return &FakeMounter{FakeMounter: mount.NewFakeMounter(nil), formats: map[string]string{}}
+}
+
+func (f *FakeMounter) FormatAndMount(source, target, fstype string, options []string) error {
+	if fstype == "" {
+		fstype = defaultFsType
+	}
+	f.mu.Lock()
+	have := f.formats[source]
+	if have == "" {
+		f.formats[source] = fstype
+	}
+	f.mu.Unlock()
+	if have != "" && have != fstype {
+		return fmt.Errorf("%s holds %s, not %s", source, have, fstype)
+	}
+	return f.Mount(source, target, fstype, options)
+}
+
+// Format returns the filesystem FormatAndMount put on device ("" = none).
+func (f *FakeMounter) Format(device string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.formats[device]
+}
+
+func (f *FakeMounter) NeedResize(string, string) (bool, error) { return false, nil }
+
+func (f *FakeMounter) Resize(device, _ string) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.resized = append(f.resized, device)
+	return true, nil
+}
+
+// Resized lists the devices Resize was called for.
+func (f *FakeMounter) Resized() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.resized...)
+}
+
+func (f *FakeMounter) DeviceSize(path string) (int64, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0, err
+	}
+	return fi.Size(), nil
+}
