@@ -2,11 +2,12 @@
 SHELL := /bin/bash
 GO ?= go
 BIN := $(CURDIR)/bin
-PKGS_UNIT := $(shell $(GO) list ./... 2>/dev/null)
 FUZZTIME ?= 10s
+# Tests use binaries from here when present, so every tier tests what `build` built.
 export KUBE_IAAS_BIN := $(BIN)
 
-.PHONY: all build unit test lint fuzz demo bench clean test-sim test-dataplane test-sanity test-integration
+.PHONY: all build unit test lint fuzz demo demo-down bench clean \
+	test-sim test-dataplane test-sanity test-integration test-demo
 
 all: build
 
@@ -18,29 +19,54 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
 	$(GO) vet ./...
 
-# unit: fast tests that need no root and no Docker.
+# unit: fast tests that need no root, no Docker and start no processes (-short).
 unit:
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -short -count=1 ./...
 
-# fuzz: every fuzz target for a bounded time each.
+# fuzz: every fuzz target of the main module, $(FUZZTIME) each.
 fuzz:
-	@set -e; for spec in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
-	  for f in $$(grep -h '^func Fuzz' $$spec/*_test.go | sed 's/func \(Fuzz[A-Za-z0-9_]*\).*/\1/'); do \
-	    echo "fuzz $$spec $$f ($(FUZZTIME))"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$spec; \
+	@set -e; for dir in $$($(GO) list -f '{{.Dir}}' ./...); do \
+	  for f in $$(grep -h '^func Fuzz' $$dir/*_test.go 2>/dev/null | sed 's/func \(Fuzz[A-Za-z0-9_]*\).*/\1/'); do \
+	    echo "fuzz $${dir#$(CURDIR)/} $$f ($(FUZZTIME))"; \
+	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$dir; \
 	  done; done
 
-# test: the full suite as CI runs it (as root; skips for missing root or tools fail).
+# test: the full suite as CI runs it, as root. A test that would skip for lack of root
+# or of a tool fails instead (KUBE_IAAS_STRICT=1).
 test: export KUBE_IAAS_STRICT := 1
-test: lint build unit fuzz test-sim
+test: lint build unit fuzz test-sim test-dataplane test-sanity test-integration test-demo
 
+# The simulator as a real process over real HTTP: conformance, tenancy, kill -9.
 test-sim: build
-	$(GO) test -count=1 -v ./test/iaassim/... 2>&1 | tail -n 200
+	$(GO) test -count=1 ./test/iaassim/ ./test/apitest/ ./cmd/iaas-sim/ ./cmd/iaasctl/
+
+# The data plane as root: network namespaces, routes, load balancers, loop devices.
+test-dataplane: build
+	$(GO) test -count=1 ./test/iaassim/dataplane/...
+
+# csi-sanity against the real driver and simulator on real loop devices and mounts.
+test-sanity: build
+	$(GO) test -count=1 -timeout 20m ./test/sanity/...
+
+# Real kube-apiserver + etcd + the CCM binary + the simulator (own go.mod).
+test-integration: build
+	@if [ -f test/integration/go.mod ]; then cd test/integration && $(MAKE) test; fi
+
+# make demo end to end, then make demo-down; fails if the LB does not answer.
+test-demo: build
+	./hack/demo.sh down >/dev/null
+	./hack/demo.sh || { ./hack/demo.sh down; exit 1; }
+	./hack/demo.sh down
 
 demo: build
 	./hack/demo.sh
 
+demo-down:
+	./hack/demo.sh down
+
 bench: build
-	$(GO) test -run '^$$' -bench . -benchtime 1x ./test/bench/...
+	./hack/install-deps.sh bench
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./test/bench/...
 
 clean:
 	rm -rf $(BIN)

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the OS packages the test suite uses, only those missing. Debian 12, as root.
+# Installs the OS packages the test suite (or, with `bench`, the benchmarks) uses, only
+# those missing. Debian 12, as root.
 set -euo pipefail
 need=()
 have() { command -v "$1" >/dev/null 2>&1; }
@@ -9,6 +10,11 @@ have mkfs.ext4  || need+=(e2fsprogs)
 have mkfs.xfs   || need+=(xfsprogs)
 have blkid      || need+=(util-linux)
 have nft        || need+=(nftables)
+# `install-deps.sh bench` adds what the benchmarks compare against.
+if [ "${1:-}" = bench ]; then
+  have wrk     || need+=(wrk)
+  have haproxy || need+=(haproxy)
+fi
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

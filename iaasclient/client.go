@@ -312,3 +312,20 @@ func IsRetryable(err error) bool {
 	}
 	return retryableTransport(err)
 }
+
+// Raw runs any action with a JSON body given as is and returns the JSON answer, with
+// the same signing, retries and metrics as the typed methods. It is for tools (iaasctl)
+// that pass requests through; programs use the typed methods.
+func (c *Client) Raw(ctx context.Context, op string, body json.RawMessage) (json.RawMessage, error) {
+	if len(body) == 0 {
+		body = json.RawMessage("{}")
+	}
+	if len(body) > MaxRequestBodyBytes {
+		return nil, fmt.Errorf("iaas %s: %w", op, Errorf(CodeInvalidParameter, "request: %d bytes is larger than the %d the API accepts", len(body), MaxRequestBodyBytes))
+	}
+	var resp json.RawMessage
+	if err := c.call(ctx, op, http.MethodPost, APIPathPrefix+op, body, true, &resp); err != nil {
+		return nil, err
+	}
+	return resp, nil
+}

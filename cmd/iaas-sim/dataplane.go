@@ -26,6 +26,7 @@ type dataPlaneFlags struct {
 	instanceBackend string
 
 	netnsBridge, netnsSubnet, netnsPrefix, netnsZone string
+	netnsInstances                                   string
 
 	dockerSocket, dockerLabel, dockerZone string
 
@@ -53,6 +54,7 @@ func registerDataPlaneFlags(fs *flag.FlagSet) *dataPlaneFlags {
 	fs.StringVar(&f.netnsSubnet, "netns-subnet", "172.30.0.0/24", "netns backend: the instances' subnet; the bridge takes its first address (the VPC router).")
 	fs.StringVar(&f.netnsPrefix, "netns-prefix", "iaas-", "netns backend: only namespaces whose names start with this are instances.")
 	fs.StringVar(&f.netnsZone, "netns-zone", "", "netns backend: zone of the instances (default: the config's first zone).")
+	fs.StringVar(&f.netnsInstances, "netns-instances", "", "netns backend: comma-separated names of instances to create at start-up when missing (the prefix is added when a name lacks it), for demos and hosts without another way to make them.")
 	fs.StringVar(&f.router, "router", "noop",
 		"VPC router: noop, or host (routes of every route table go into the host's routing table, proto 149; needs root and --router-cidrs).")
 	fs.StringVar(&f.routerBridge, "router-bridge", "", "host router: the link the next hops are on (default --netns-bridge).")
@@ -107,6 +109,14 @@ func buildDataPlane(_ context.Context, f *dataPlaneFlags, cfg *iaassim.Config, d
 		if err != nil {
 			return dp, nil, fmt.Errorf("netns instance backend: %w", err)
 		}
+		for _, name := range splitList(f.netnsInstances) {
+			if !strings.HasPrefix(name, f.netnsPrefix) {
+				name = f.netnsPrefix + name
+			}
+			if _, err := b.Create(name, netip.Addr{}); err != nil {
+				return dp, nil, fmt.Errorf("--netns-instances: %w", err)
+			}
+		}
 		dp.Instances = b
 	case "docker":
 		b := docker.New(docker.Config{Socket: f.dockerSocket, Label: f.dockerLabel, Zone: orDefault(f.dockerZone, firstZone)})
@@ -121,10 +131,7 @@ func buildDataPlane(_ context.Context, f *dataPlaneFlags, cfg *iaassim.Config, d
 	case "noop":
 	case "host":
 		var cidrs []netip.Prefix
-		for _, s := range strings.Split(f.routerCIDRs, ",") {
-			if s = strings.TrimSpace(s); s == "" {
-				continue
-			}
+		for _, s := range splitList(f.routerCIDRs) {
 			p, err := netip.ParsePrefix(s)
 			if err != nil {
 				return dp, nil, fmt.Errorf("--router-cidrs: %w", err)
@@ -179,4 +186,15 @@ func orDefault(v, def string) string {
 		return def
 	}
 	return v
+}
+
+// splitList splits a comma-separated flag value, dropping blanks.
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }
