@@ -1,0 +1,191 @@
+package cloudprovider
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"sigs.k8s.io/yaml"
+
+	ic "github.com/kube-iaas/kube-iaas/iaasclient"
+)
+
+// Config is the cloud config file (--cloud-config), YAML or JSON.
+//
+//	endpoint: https://iaas.example:8443     # IaaS API base URL (required)
+//	region: region-1                        # region of the cluster (required)
+//	vpcId: vpc-123                          # VPC of the nodes (required)
+//	routeTableId: rtb-123                   # route table for pod CIDR routes (required for routes)
+//	clusterId: prod-1                       # tags every owned route and load balancer (required)
+//	credentialsFile: /etc/kube-iaas/creds   # tenant access key file (required)
+//	tls:
+//	  caFile: /etc/kube-iaas/ca.crt         # CA of the API's certificate (default: system roots)
+//	  certFile: /etc/kube-iaas/client.crt   # client certificate (mutual TLS), with keyFile
+//	  keyFile: /etc/kube-iaas/client.key
+//	  serverName: iaas.example              # overrides the name checked in the certificate
+//	localAddr: 10.0.0.5                     # source IP of API connections (default: kernel's choice)
+//	loadBalancer:
+//	  defaultType: public                   # public | internal, when a Service says nothing
+//	  subnetId: subnet-1                    # subnet for internal VIPs (optional)
+//	fencedFailover:
+//	  enabled: true                         # default true
+//	  period: 5s                            # how often instance states are checked
+//	cacheTTL: 5s                            # how long an IaaS Describe answer is reused
+type Config struct {
+	Endpoint        string       `json:"endpoint"`
+	Region          string       `json:"region"`
+	VpcID           string       `json:"vpcId"`
+	RouteTableID    string       `json:"routeTableId"`
+	ClusterID       string       `json:"clusterId"`
+	CredentialsFile string       `json:"credentialsFile"`
+	TLS             ic.TLSConfig `json:"tls"`
+	// LocalAddr matters because the IaaS authorizes by source address as well as by
+	// key: on a host with several addresses the CCM must speak from the tenant's one.
+	LocalAddr      string               `json:"localAddr,omitempty"`
+	LoadBalancer   LoadBalancerConfig   `json:"loadBalancer"`
+	FencedFailover FencedFailoverConfig `json:"fencedFailover"`
+	CacheTTL       Duration             `json:"cacheTTL"`
+}
+
+// LoadBalancerConfig holds defaults for Services that do not say otherwise.
+type LoadBalancerConfig struct {
+	DefaultType ic.LoadBalancerType `json:"defaultType,omitempty"`
+	SubnetID    string              `json:"subnetId,omitempty"`
+}
+
+// FencedFailoverConfig configures the out-of-service taint controller.
+type FencedFailoverConfig struct {
+	// Enabled is a pointer so that an absent field means the default (on).
+	Enabled *bool    `json:"enabled,omitempty"`
+	Period  Duration `json:"period,omitempty"`
+}
+
+// Duration reads "5s"-style strings in the config file.
+type Duration struct{ time.Duration }
+
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	s := strings.Trim(string(b), `"`)
+	if s == "" || s == "null" {
+		d.Duration = 0
+		return nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("bad duration %q: %w", s, err)
+	}
+	d.Duration = v
+	return nil
+}
+
+func (d Duration) MarshalJSON() ([]byte, error) { return []byte(`"` + d.String() + `"`), nil }
+
+// Defaults of the optional fields.
+const (
+	DefaultCacheTTL       = 5 * time.Second
+	DefaultFailoverPeriod = 5 * time.Second
+	// maxCacheTTL bounds staleness: a longer TTL would delay noticing stopped instances
+	// past the node monitor grace period.
+	maxCacheTTL = 60 * time.Second
+)
+
+// FailoverEnabled reports whether the fenced failover controller runs.
+func (c *Config) FailoverEnabled() bool {
+	return c.FencedFailover.Enabled == nil || *c.FencedFailover.Enabled
+}
+
+var clusterIDRe = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$`)
+
+// ReadConfig parses and validates a cloud config. A nil reader (no --cloud-config) is
+// an error: the provider cannot guess the endpoint or the tenant.
+func ReadConfig(r io.Reader) (*Config, error) {
+	if r == nil {
+		return nil, errors.New("iaas cloud provider: no cloud config given (--cloud-config): endpoint, region, vpcId, clusterId and credentialsFile are required")
+	}
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("iaas cloud provider: reading cloud config: %w", err)
+	}
+	var c Config
+	if err := yaml.UnmarshalStrict(b, &c); err != nil {
+		return nil, fmt.Errorf("iaas cloud provider: parsing cloud config: %w", err)
+	}
+	c.setDefaults()
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+func (c *Config) setDefaults() {
+	if c.CacheTTL.Duration == 0 {
+		c.CacheTTL.Duration = DefaultCacheTTL
+	}
+	if c.FencedFailover.Period.Duration == 0 {
+		c.FencedFailover.Period.Duration = DefaultFailoverPeriod
+	}
+	if c.LoadBalancer.DefaultType == "" {
+		c.LoadBalancer.DefaultType = ic.LoadBalancerPublic
+	}
+}
+
+// Validate names the first offending field.
+func (c *Config) Validate() error {
+	bad := func(field, why string) error {
+		return fmt.Errorf("iaas cloud provider: cloud config field %q %s", field, why)
+	}
+	if c.Endpoint == "" {
+		return bad("endpoint", "is required")
+	}
+	if u, err := url.Parse(c.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return bad("endpoint", fmt.Sprintf("must be an http(s) URL, got %q", c.Endpoint))
+	}
+	if c.Region == "" {
+		return bad("region", "is required")
+	}
+	if c.VpcID == "" {
+		return bad("vpcId", "is required")
+	}
+	if !strings.HasPrefix(c.VpcID, "vpc-") {
+		return bad("vpcId", fmt.Sprintf("must look like vpc-…, got %q", c.VpcID))
+	}
+	if c.RouteTableID != "" && !strings.HasPrefix(c.RouteTableID, "rtb-") {
+		return bad("routeTableId", fmt.Sprintf("must look like rtb-…, got %q", c.RouteTableID))
+	}
+	if c.ClusterID == "" {
+		return bad("clusterId", "is required (it tags every route and load balancer this cluster owns)")
+	}
+	if !clusterIDRe.MatchString(c.ClusterID) {
+		return bad("clusterId", fmt.Sprintf("must be 1-40 lowercase letters, digits or '-', got %q", c.ClusterID))
+	}
+	if c.CredentialsFile == "" {
+		return bad("credentialsFile", "is required")
+	}
+	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
+		return bad("tls.certFile", "and tls.keyFile must be set together")
+	}
+	if u, _ := url.Parse(c.Endpoint); u.Scheme == "http" && (c.TLS.CAFile != "" || c.TLS.CertFile != "") {
+		return bad("tls", "is set but endpoint is plain http")
+	}
+	if c.LocalAddr != "" {
+		if _, err := netip.ParseAddr(c.LocalAddr); err != nil {
+			return bad("localAddr", fmt.Sprintf("must be an IP address, got %q", c.LocalAddr))
+		}
+	}
+	switch c.LoadBalancer.DefaultType {
+	case ic.LoadBalancerPublic, ic.LoadBalancerInternal:
+	default:
+		return bad("loadBalancer.defaultType", fmt.Sprintf("must be public or internal, got %q", c.LoadBalancer.DefaultType))
+	}
+	if c.CacheTTL.Duration < 0 || c.CacheTTL.Duration > maxCacheTTL {
+		return bad("cacheTTL", fmt.Sprintf("must be between 0 and %v, got %v", maxCacheTTL, c.CacheTTL.Duration))
+	}
+	if c.FencedFailover.Period.Duration < time.Second {
+		return bad("fencedFailover.period", fmt.Sprintf("must be at least 1s, got %v", c.FencedFailover.Period.Duration))
+	}
+	return nil
+}
