@@ -3,9 +3,12 @@ package cloudprovider
 import (
 	"context"
 	"testing"
+	"time"
 
 	v1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/informers"
 
 	ic "github.com/kube-iaas/kube-iaas/iaasclient"
@@ -42,16 +45,38 @@ func TestFailoverController(t *testing.T) {
 		}
 		return nil
 	}
+	lister := f.Core().V1().Nodes().Lister()
+	// caughtUp waits until the informer holds what the API server holds: reconcile
+	// decides from the informer, so a step taken on a lagging cache would test nothing.
+	caughtUp := func() {
+		t.Helper()
+		err := wait.PollUntilContextTimeout(ctx, 5*time.Millisecond, 5*time.Second, true, func(ctx context.Context) (bool, error) {
+			for _, name := range []string{"a", "b", "c"} {
+				api, err := e.kube.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+				if err != nil {
+					return false, err
+				}
+				// The fake clientset keeps no resourceVersion: compare what reconcile reads.
+				cached, err := lister.Get(name)
+				if err != nil || !apiequality.Semantic.DeepEqual(cached.Spec, api.Spec) ||
+					!apiequality.Semantic.DeepEqual(cached.Annotations, api.Annotations) {
+					return false, nil
+				}
+			}
+			return true, nil
+		})
+		if err != nil {
+			t.Fatalf("informer did not catch up: %v", err)
+		}
+	}
 	step := func() {
 		t.Helper()
 		e.cloud.instanceStore.(*iaasInstances).snap.invalidate()
-		// The informer lags the fake clientset a little; reconcile reads fresh nodes
-		// before writing, so a stale cache only delays, never misleads.
-		for range 3 {
-			if err := fc.reconcile(ctx); err != nil {
-				t.Fatal(err)
-			}
+		caughtUp()
+		if err := fc.reconcile(ctx); err != nil {
+			t.Fatal(err)
 		}
+		caughtUp()
 	}
 
 	step()
