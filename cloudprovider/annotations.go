@@ -18,8 +18,8 @@ import (
 // service.beta.kubernetes.io/, which belongs to Kubernetes.
 const AnnotationPrefix = "loadbalancer.kube-iaas.io/"
 
-// Service annotations. README's annotation table is generated from Annotations below;
-// keep the two in step.
+// Service annotations. Each is documented in Annotations below and in README's table;
+// TestReadmeDocumentsEveryAnnotation keeps the two in step.
 const (
 	AnnotationType                 = AnnotationPrefix + "type"
 	AnnotationLoadBalancerID       = AnnotationPrefix + "load-balancer-id"
