@@ -22,20 +22,12 @@ func (cs *ControllerServer) ControllerGetVolumeHealth(ctx context.Context, req *
 }
 
 func (cs *ControllerServer) ControllerListVolumeHealth(ctx context.Context, req *csi.ControllerListVolumeHealthRequest) (*csi.ControllerListVolumeHealthResponse, error) {
-	disks, err := cs.cloud.ListDisks(ctx)
-	if err != nil {
-		return nil, toStatus(err, "listing disks")
-	}
-	ids := make([]string, len(disks))
-	for i := range disks {
-		ids[i] = disks[i].DiskID
-	}
-	start, end, next, err := page(ids, req.GetStartingToken(), req.GetMaxEntries())
+	disks, next, err := cs.diskPage(ctx, req.GetStartingToken(), req.GetMaxEntries())
 	if err != nil {
 		return nil, err
 	}
 	resp := &csi.ControllerListVolumeHealthResponse{NextToken: next}
-	for i := start; i < end; i++ {
+	for i := range disks {
 		resp.Entries = append(resp.Entries, diskHealth(&disks[i]))
 	}
 	return resp, nil

@@ -64,21 +64,31 @@ func page(ids []string, token string, maxEntries int32) (start, end int, next st
 	return start, end, next, nil
 }
 
-func (cs *ControllerServer) ListVolumes(ctx context.Context, req *csi.ListVolumesRequest) (*csi.ListVolumesResponse, error) {
+// diskPage lists every disk of the driver and returns the page after token, with the
+// token of the next page; ListVolumes and ControllerListVolumeHealth share it.
+func (cs *ControllerServer) diskPage(ctx context.Context, token string, maxEntries int32) ([]iaasclient.Disk, string, error) {
 	disks, err := cs.cloud.ListDisks(ctx)
 	if err != nil {
-		return nil, toStatus(err, "listing disks")
+		return nil, "", toStatus(err, "listing disks")
 	}
 	ids := make([]string, len(disks))
 	for i := range disks {
 		ids[i] = disks[i].DiskID
 	}
-	start, end, next, err := page(ids, req.GetStartingToken(), req.GetMaxEntries())
+	start, end, next, err := page(ids, token, maxEntries)
+	if err != nil {
+		return nil, "", err
+	}
+	return disks[start:end], next, nil
+}
+
+func (cs *ControllerServer) ListVolumes(ctx context.Context, req *csi.ListVolumesRequest) (*csi.ListVolumesResponse, error) {
+	disks, next, err := cs.diskPage(ctx, req.GetStartingToken(), req.GetMaxEntries())
 	if err != nil {
 		return nil, err
 	}
 	resp := &csi.ListVolumesResponse{NextToken: next}
-	for i := start; i < end; i++ {
+	for i := range disks {
 		resp.Entries = append(resp.Entries, &csi.ListVolumesResponse_Entry{
 			Volume: volumeOf(&disks[i], ""),
 			Status: &csi.ListVolumesResponse_VolumeStatus{PublishedNodeIds: publishedNodes(&disks[i])},
