@@ -33,11 +33,20 @@ down() {
   sleep 0.5
   for ns in $(ip netns list | awk '{print $1}' | grep "^$PREFIX" || true); do ip netns del "$ns"; done
   ip link del "$BRIDGE" 2>/dev/null || true
+  # The simulator's iptables accept rules for the bridge (test/iaassim/dataplane/hostfw).
+  if command -v iptables >/dev/null; then
+    for chain in DOCKER-USER FORWARD; do
+      for dir in -i -o; do
+        while iptables -w -D "$chain" "$dir" "$BRIDGE" -m comment --comment "kube-iaas:$BRIDGE" -j ACCEPT 2>/dev/null; do :; done
+      done
+    done
+  fi
   nft delete table ip "$NFT_TABLE" 2>/dev/null || true
   for cidr in $POD_CIDR $PUBLIC_POOL $INTERNAL_POOL; do ip route del unreachable "$cidr" 2>/dev/null || true; done
-  ip route show proto 149 | while read -r r; do ip route del $r proto 149 2>/dev/null || true; done
+  ip route show proto 149 root "$POD_CIDR" | while read -r r; do ip route del $r proto 149 2>/dev/null || true; done
   # Loop devices backed by the demo's disk files, and their by-id links.
-  losetup -a | grep -F "$DEMO/" | cut -d: -f1 | while read -r dev; do
+  # (grep finds nothing when no disk is attached: not an error under pipefail)
+  { losetup -a | grep -F "$DEMO/" || true; } | cut -d: -f1 | while read -r dev; do
     for link in /dev/disk/by-id/iaas-disk-*; do
       [ "$(readlink -f "$link")" = "$dev" ] && rm -f "$link"
     done

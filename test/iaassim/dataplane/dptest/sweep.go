@@ -9,6 +9,8 @@ import (
 	"github.com/vishvananda/netlink"
 	vnetns "github.com/vishvananda/netns"
 	"k8s.io/klog/v2"
+
+	"github.com/kube-iaas/kube-iaas/test/iaassim/dataplane/hostfw"
 )
 
 var sweepOnce sync.Once
@@ -52,5 +54,7 @@ func sweepStale() {
 				}
 			}
 		}
+		// iptables accept rules of bridges that are gone (ours and any other).
+		hostfw.SweepStale()
 	})
 }

@@ -26,6 +26,7 @@ import (
 
 	"github.com/kube-iaas/kube-iaas/iaasclient"
 	"github.com/kube-iaas/kube-iaas/test/iaassim/dataplane"
+	"github.com/kube-iaas/kube-iaas/test/iaassim/dataplane/hostfw"
 	"github.com/kube-iaas/kube-iaas/test/iaassim/dataplane/router"
 )
 
@@ -58,6 +59,8 @@ type Manager struct {
 
 	flushMu sync.Mutex
 	flushes []udpFlush // kernel UDP flows to end after the next rule rewrite
+
+	releaseFW func() error // undoes hostfw.Accept of the link
 }
 
 type loadBalancer struct {
@@ -88,22 +91,31 @@ func New(cfg Config) (*Manager, error) {
 	if err := router.EnsureUnreachable(router.DefaultProtocol, pools...); err != nil {
 		return nil, err
 	}
-	m := &Manager{cfg: cfg, lbs: map[string]*loadBalancer{}, syncCh: make(chan struct{}, 1)}
+	// DNATed flows (kernel path) and clients on the bridge are forwarded by the host: a
+	// FORWARD policy of DROP (left by dockerd) must not eat them.
+	release, err := hostfw.Accept(cfg.Link)
+	if err != nil {
+		return nil, fmt.Errorf("lb: %w", err)
+	}
+	m := &Manager{cfg: cfg, lbs: map[string]*loadBalancer{}, syncCh: make(chan struct{}, 1), releaseFW: release}
 	m.pruneVIPs()
 	if cfg.Kernel {
 		if cfg.NftTable == "" {
 			m.cfg.NftTable = "kube_iaas_lb"
 		}
 		if _, err := exec.LookPath("nft"); err != nil {
+			release()
 			return nil, fmt.Errorf("lb: the kernel data path needs nft (Debian package nftables): %w", err)
 		}
 		// DNATed flows are forwarded by the host, in and out of the same bridge.
 		if err := router.EnsureForwarding(cfg.Link); err != nil {
+			release()
 			return nil, err
 		}
 		// Start from an empty table: rules of load balancers deleted while the simulator
 		// was down must not survive; Apply re-adds the others.
 		if err := m.syncNftLocked(); err != nil {
+			release()
 			return nil, err
 		}
 		go m.runSyncer()
@@ -336,7 +348,8 @@ func (m *Manager) BackendStatus(loadBalancerID string) map[string][]iaasclient.B
 }
 
 // Close stops the Go listeners and health checks. With teardown (tests) it also removes
-// every VIP, the nftables table and the pools' unreachable routes; without (a simulator
+// every VIP, the nftables table, the pools' unreachable routes and (when no other user of
+// the link in this process needs them) the iptables accept rules; without (a simulator
 // that shuts down) VIPs, kernel rules and routes stay, so kernel-served load balancers
 // keep forwarding until the next start re-applies the state.
 func (m *Manager) Close(teardown bool) error {
@@ -369,6 +382,7 @@ func (m *Manager) Close(teardown bool) error {
 			pools = append(pools, p.Masked())
 		}
 		errs = append(errs, router.RemoveUnreachable(router.DefaultProtocol, pools...))
+		errs = append(errs, m.releaseFW())
 	}
 	return errors.Join(errs...)
 }

@@ -31,6 +31,7 @@ import (
 
 	"github.com/kube-iaas/kube-iaas/iaasclient"
 	"github.com/kube-iaas/kube-iaas/test/iaassim/dataplane"
+	"github.com/kube-iaas/kube-iaas/test/iaassim/dataplane/hostfw"
 )
 
 // BackendName is the InstanceBackend name of this backend.
@@ -118,16 +119,24 @@ func (b *Backend) ensureBridge() error {
 	if err := netlink.LinkSetUp(link); err != nil {
 		return fmt.Errorf("netns: bridge %s up: %w", b.cfg.Bridge, err)
 	}
+	// With br_netfilter and bridge-nf-call-iptables=1, even frames between two instances
+	// of the bridge traverse the iptables FORWARD chain, whose policy dockerd sets to
+	// DROP. Kept until DeleteBridge.
+	if _, err := hostfw.Accept(b.cfg.Bridge); err != nil {
+		return fmt.Errorf("netns: %w", err)
+	}
 	return nil
 }
 
-// DeleteBridge removes the bridge (tests' clean-up; the simulator keeps it).
+// DeleteBridge removes the bridge and its iptables accept rules (tests' clean-up; the
+// simulator keeps them).
 func (b *Backend) DeleteBridge() error {
+	fwErr := hostfw.Remove(b.cfg.Bridge)
 	link, err := netlink.LinkByName(b.cfg.Bridge)
 	if err != nil {
-		return nil
+		return fwErr
 	}
-	return netlink.LinkDel(link)
+	return errors.Join(netlink.LinkDel(link), fwErr)
 }
 
 // hostVeth is the host-side veth name of an instance: a hash, because namespace names

@@ -28,6 +28,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/kube-iaas/kube-iaas/test/iaassim/dataplane"
+	"github.com/kube-iaas/kube-iaas/test/iaassim/dataplane/hostfw"
 )
 
 // DefaultProtocol is the route protocol id of the simulator's routes (`proto 149` in
@@ -47,8 +48,9 @@ type Config struct {
 
 // Router implements dataplane.Router on the host's main routing table.
 type Router struct {
-	cfg Config
-	mu  sync.Mutex
+	cfg       Config
+	mu        sync.Mutex
+	releaseFW func() error // undoes hostfw.Accept of the bridge
 }
 
 var _ dataplane.Router = (*Router)(nil)
@@ -77,7 +79,13 @@ func New(cfg Config) (*Router, error) {
 	if err := EnsureForwarding(cfg.Bridge); err != nil {
 		return nil, err
 	}
-	return &Router{cfg: cfg}, nil
+	// Routed pod traffic enters and leaves by the bridge: a FORWARD policy of DROP (left
+	// by dockerd) must not eat it.
+	release, err := hostfw.Accept(cfg.Bridge)
+	if err != nil {
+		return nil, fmt.Errorf("router: %w", err)
+	}
+	return &Router{cfg: cfg, releaseFW: release}, nil
 }
 
 // EnsureForwarding makes the host route between the instances on bridge: ip_forward
@@ -232,9 +240,10 @@ func (r *Router) Sync(ctx context.Context, routes []dataplane.RouteEntry) error 
 	return nil
 }
 
-// Teardown removes every route of this router, the unreachable ones included (tests'
-// clean-up; a simulator keeps them so that nothing leaks while it restarts).
+// Teardown removes every route of this router, the unreachable ones included, and its
+// iptables accept rules once no other user of the bridge in this process needs them
+// (tests' clean-up; a simulator keeps all of it so that nothing leaks while it restarts).
 func (r *Router) Teardown() error {
 	err := r.Sync(context.Background(), nil)
-	return errors.Join(err, RemoveUnreachable(r.cfg.Protocol, r.cfg.CIDRs...))
+	return errors.Join(err, RemoveUnreachable(r.cfg.Protocol, r.cfg.CIDRs...), r.releaseFW())
 }

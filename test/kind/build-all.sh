@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Everything a kind cluster needs, built offline and cached under $CACHE/kind and
+# $CACHE/kube-$KUBE_VERSION; a second run only checks. Times go to $CACHE/kind/times.log.
+source "$(dirname "$0")/lib.sh"
+"$KIND_SRC_DIR/install-kind.sh" >/dev/null
+"$KIND_SRC_DIR/build-kube.sh" >/dev/null
+"$KIND_SRC_DIR/build-base-image.sh" >/dev/null
+"$KIND_SRC_DIR/build-images.sh" >/dev/null
+"$KIND_SRC_DIR/build-node-image.sh"
