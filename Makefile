@@ -7,7 +7,7 @@ FUZZTIME ?= 10s
 export KUBE_IAAS_BIN := $(BIN)
 
 .PHONY: all build unit test lint fuzz demo demo-down bench clean \
-	test-sim test-dataplane test-sanity test-integration test-demo
+	test-sim test-dataplane test-sanity test-integration test-demo test-e2e
 
 all: build
 
@@ -19,6 +19,7 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
 	$(GO) vet ./...
 	cd test/integration && $(GO) vet ./...
+	cd test/e2e && $(GO) vet ./...
 
 # unit: fast tests that need no root, no Docker and start no processes (-short).
 unit:
@@ -55,6 +56,11 @@ test-sanity: build
 test-integration: build
 	test/integration/hack/build-kube.sh >/dev/null
 	cd test/integration && $(GO) vet ./... && $(GO) test -count=1 -timeout 20m ./...
+
+# kind end to end (issue 6): cluster, simulator, manifests, test/e2e; cleans up after
+# itself. Needs root and Docker (test/kind/docker.sh start).
+test-e2e: build
+	test/kind/e2e.sh
 
 # make demo end to end, then make demo-down; fails if the LB does not answer.
 test-demo: build

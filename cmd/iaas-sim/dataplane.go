@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"k8s.io/klog/v2"
 
@@ -29,6 +30,7 @@ type dataPlaneFlags struct {
 	netnsInstances                                   string
 
 	dockerSocket, dockerLabel, dockerZone string
+	dockerStopTimeout                     time.Duration
 
 	router       string
 	routerBridge string
@@ -50,6 +52,7 @@ func registerDataPlaneFlags(fs *flag.FlagSet) *dataPlaneFlags {
 	fs.StringVar(&f.dockerSocket, "docker-socket", "/var/run/docker.sock", "docker backend: the Docker Engine API socket.")
 	fs.StringVar(&f.dockerLabel, "docker-label", docker.KindClusterLabel+"=kind", "docker backend: containers with this label (key=value or key) are the instances; the default selects the nodes of the kind cluster \"kind\".")
 	fs.StringVar(&f.dockerZone, "docker-zone", "", "docker backend: zone of the instances (default: the config's first zone).")
+	fs.DurationVar(&f.dockerStopTimeout, "docker-stop-timeout", 10*time.Second, "docker backend: StopInstances is `docker stop` with this grace period before SIGKILL (whole seconds; a kind node ignores SIGTERM, so this is how long a stop takes there).")
 	fs.StringVar(&f.netnsBridge, "netns-bridge", "iaasbr0", "netns backend: the bridge that joins the instance namespaces (created when missing).")
 	fs.StringVar(&f.netnsSubnet, "netns-subnet", "172.30.0.0/24", "netns backend: the instances' subnet; the bridge takes its first address (the VPC router).")
 	fs.StringVar(&f.netnsPrefix, "netns-prefix", "iaas-", "netns backend: only namespaces whose names start with this are instances.")
@@ -119,7 +122,8 @@ func buildDataPlane(_ context.Context, f *dataPlaneFlags, cfg *iaassim.Config, d
 		}
 		dp.Instances = b
 	case "docker":
-		b := docker.New(docker.Config{Socket: f.dockerSocket, Label: f.dockerLabel, Zone: orDefault(f.dockerZone, firstZone)})
+		b := docker.New(docker.Config{Socket: f.dockerSocket, Label: f.dockerLabel, Zone: orDefault(f.dockerZone, firstZone),
+			StopTimeout: f.dockerStopTimeout})
 		dp.Instances = b
 		containerPID = b.PID
 	case "none":
