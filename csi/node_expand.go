@@ -2,9 +2,6 @@ package csi
 
 import (
 	"context"
-	"errors"
-	"io/fs"
-	"os"
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
 	"google.golang.org/grpc/codes"
@@ -16,18 +13,9 @@ import (
 // NodeExpandVolume grows the filesystem online to the size of its (already grown) disk.
 func (ns *NodeServer) NodeExpandVolume(ctx context.Context, req *csi.NodeExpandVolumeRequest) (*csi.NodeExpandVolumeResponse, error) {
 	volID, path := req.GetVolumeId(), req.GetVolumePath()
-	if volID == "" {
-		return nil, status.Error(codes.InvalidArgument, "volume_id: required")
-	}
-	if path == "" {
-		return nil, status.Error(codes.InvalidArgument, "volume_path: required")
-	}
-	fi, err := os.Stat(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, status.Errorf(codes.NotFound, "volume %s is not at %s", volID, path)
-	}
+	fi, err := statVolumePath(volID, path)
 	if err != nil {
-		return nil, status.Errorf(codes.Internal, "stat %s: %v", path, err)
+		return nil, err
 	}
 	dev, ok := ns.devices.Present(volID)
 	if !ok {

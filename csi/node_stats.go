@@ -15,18 +15,9 @@ import (
 
 func (ns *NodeServer) NodeGetVolumeStats(ctx context.Context, req *csi.NodeGetVolumeStatsRequest) (*csi.NodeGetVolumeStatsResponse, error) {
 	volID, path := req.GetVolumeId(), req.GetVolumePath()
-	if volID == "" {
-		return nil, status.Error(codes.InvalidArgument, "volume_id: required")
-	}
-	if path == "" {
-		return nil, status.Error(codes.InvalidArgument, "volume_path: required")
-	}
-	fi, err := os.Stat(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, status.Errorf(codes.NotFound, "volume %s is not at %s", volID, path)
-	}
+	fi, err := statVolumePath(volID, path)
 	if err != nil {
-		return nil, status.Errorf(codes.Internal, "stat %s: %v", path, err)
+		return nil, err
 	}
 	if !fi.IsDir() {
 		// A raw block volume: its size is all there is to report.
@@ -116,4 +107,23 @@ func (ns *NodeServer) NodeGetStorageHealth(ctx context.Context, _ *csi.NodeGetSt
 		}}}, nil
 	}
 	return &csi.NodeGetStorageHealthResponse{}, nil
+}
+
+// statVolumePath checks the ids of a request about a published or staged volume and
+// stats its path: NotFound when nothing is there, as the CSI spec asks.
+func statVolumePath(volID, path string) (os.FileInfo, error) {
+	if volID == "" {
+		return nil, status.Error(codes.InvalidArgument, "volume_id: required")
+	}
+	if path == "" {
+		return nil, status.Error(codes.InvalidArgument, "volume_path: required")
+	}
+	fi, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, status.Errorf(codes.NotFound, "volume %s is not at %s", volID, path)
+	}
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "stat %s: %v", path, err)
+	}
+	return fi, nil
 }
