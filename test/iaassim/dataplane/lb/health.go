@@ -18,6 +18,12 @@ import (
 // the first result then decides, and after that it takes HealthyThreshold successes or
 // UnhealthyThreshold failures in a row to flip. Connections that fail to reach a
 // backend are retried on another one, so the optimistic start costs no client request.
+//
+// A backend that has never passed a check is warming up: typically a NodePort that
+// kube-proxy has not programmed yet when the load balancer is created. It is checked
+// every warmupInterval and its first success makes it healthy at once, so a new Service
+// answers within a second of its backends being ready instead of after interval ×
+// HealthyThreshold. Once it has been healthy, the thresholds guard against flapping.
 type health struct {
 	mu    sync.Mutex
 	state map[string]*hstate
@@ -25,8 +31,12 @@ type health struct {
 
 type hstate struct {
 	known, healthy bool
+	everHealthy    bool
 	okRun, failRun int
 }
+
+// warmupInterval is how often a backend that has never passed a check is probed.
+const warmupInterval = 250 * time.Millisecond
 
 func newHealth() *health { return &health{state: map[string]*hstate{}} }
 
@@ -57,13 +67,28 @@ func (h *health) record(key string, ok bool, p healthParams) (changed, now bool)
 	switch {
 	case !s.known:
 		s.known, s.healthy = true, ok
+		s.everHealthy = ok
 		return !ok, s.healthy
+	case !s.healthy && ok && !s.everHealthy:
+		s.healthy, s.everHealthy = true, true
 	case !s.healthy && s.okRun >= p.healthy:
 		s.healthy = true
 	case s.healthy && s.failRun >= p.unhealthy:
 		s.healthy = false
 	}
 	return prev != s.healthy, s.healthy
+}
+
+// warming reports whether a backend has been checked but has never passed.
+func (h *health) warming() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, s := range h.state {
+		if s.known && !s.everHealthy {
+			return true
+		}
+	}
+	return false
 }
 
 // forget drops state of backends no longer configured.
@@ -90,7 +115,11 @@ func (l *listener) runHealth(ctx context.Context, kick <-chan struct{}) {
 			keep[b.key] = true
 		}
 		l.health.forget(keep)
-		t := time.NewTimer(cfg.health.interval)
+		next := cfg.health.interval
+		if cfg.health.enabled && l.health.warming() {
+			next = min(next, warmupInterval)
+		}
+		t := time.NewTimer(next)
 		select {
 		case <-ctx.Done():
 			t.Stop()

@@ -61,11 +61,14 @@ func TestHealthThresholds(t *testing.T) {
 	if changed, now := h.record("a", false, p); !changed || now {
 		t.Fatal("first failure decides")
 	}
-	if changed, _ := h.record("a", true, p); changed {
-		t.Fatal("one success is below the healthy threshold")
+	if !h.warming() {
+		t.Fatal("a backend that never passed is warming up")
 	}
 	if changed, now := h.record("a", true, p); !changed || !now {
-		t.Fatal("two successes flip to healthy")
+		t.Fatal("the first success of a backend that never passed makes it healthy at once")
+	}
+	if h.warming() {
+		t.Fatal("a backend that passed once is no longer warming up")
 	}
 	h.record("a", false, p)
 	h.record("a", false, p)
@@ -74,6 +77,13 @@ func TestHealthThresholds(t *testing.T) {
 	}
 	if changed, now := h.record("a", false, p); !changed || now {
 		t.Fatal("three failures flip to unhealthy")
+	}
+	// Once it has been healthy, coming back takes the healthy threshold (no flapping).
+	if changed, _ := h.record("a", true, p); changed {
+		t.Fatal("one success is below the healthy threshold")
+	}
+	if changed, now := h.record("a", true, p); !changed || !now {
+		t.Fatal("two successes flip to healthy")
 	}
 }
 
