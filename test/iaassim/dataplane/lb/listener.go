@@ -66,11 +66,22 @@ func (l *listener) untrack(c interface{ Close() error }) {
 }
 
 // startKernel runs only the health checks; the rules carry the traffic.
-func (l *listener) startKernel() {
+func (l *listener) startKernel() { l.run(nil, nil) }
+
+// run starts the health checker and, when serve is set, the loop serving the listening
+// socket closer; stop ends both and waits for them.
+func (l *listener) run(closer interface{ Close() error }, serve func()) {
+	if closer != nil {
+		l.closer = closer
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	l.cancel = cancel
 	l.done.Add(1)
 	go func() { defer l.done.Done(); l.runHealth(ctx, l.kick) }()
+	if serve != nil {
+		l.done.Add(1)
+		go func() { defer l.done.Done(); serve() }()
+	}
 }
 
 // stop closes the socket, every connection and the health checker, and waits for them.

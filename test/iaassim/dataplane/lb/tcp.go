@@ -1,7 +1,6 @@
 package lb
 
 import (
-	"context"
 	"errors"
 	"io"
 	"net"
@@ -22,13 +21,7 @@ func (l *listener) startTCP(vip netip.Addr, dialTimeout time.Duration) error {
 	if err != nil {
 		return err
 	}
-	l.closer = ln
-	ctx, cancel := context.WithCancel(context.Background())
-	l.cancel = cancel
-	l.done.Add(2)
-	go func() { defer l.done.Done(); l.runHealth(ctx, l.kick) }()
-	go func() {
-		defer l.done.Done()
+	l.run(ln, func() {
 		for {
 			c, err := ln.AcceptTCP()
 			if err != nil {
@@ -41,7 +34,7 @@ func (l *listener) startTCP(vip netip.Addr, dialTimeout time.Duration) error {
 			}
 			go l.handleTCP(c, dialTimeout)
 		}
-	}()
+	})
 	return nil
 }
 

@@ -1,7 +1,6 @@
 package lb
 
 import (
-	"context"
 	"errors"
 	"net"
 	"net/netip"
@@ -29,15 +28,7 @@ func (l *listener) startUDP(vip netip.Addr, idleTimeout time.Duration) error {
 	if err != nil {
 		return err
 	}
-	l.closer = pc
-	ctx, cancel := context.WithCancel(context.Background())
-	l.cancel = cancel
-	l.done.Add(2)
-	go func() { defer l.done.Done(); l.runHealth(ctx, l.kick) }()
-	go func() {
-		defer l.done.Done()
-		l.serveUDP(pc, idleTimeout)
-	}()
+	l.run(pc, func() { l.serveUDP(pc, idleTimeout) })
 	return nil
 }
 
