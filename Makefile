@@ -1,4 +1,5 @@
-# kube-iaas. `make demo` runs the simulated IaaS; `make test` runs the whole suite.
+# kube-iaas. `make demo` runs kube-iaas on a kind cluster against the simulated IaaS;
+# `make test` runs the whole suite.
 SHELL := /bin/bash
 GO ?= go
 BIN := $(CURDIR)/bin
@@ -6,8 +7,8 @@ FUZZTIME ?= 10s
 # Tests use binaries from here when present, so every tier tests what `build` built.
 export KUBE_IAAS_BIN := $(BIN)
 
-.PHONY: all build unit test lint fuzz demo demo-down bench clean \
-	test-sim test-dataplane test-sanity test-integration test-demo test-e2e
+.PHONY: all build unit test lint fuzz demo demo-down demo-netns demo-netns-down bench clean \
+	test-sim test-dataplane test-sanity test-integration test-demo-netns test-demo test-e2e
 
 all: build
 
@@ -36,7 +37,7 @@ fuzz:
 # test: the full suite as CI runs it, as root. A test that would skip for lack of root
 # or of a tool fails instead (KUBE_IAAS_STRICT=1).
 test: export KUBE_IAAS_STRICT := 1
-test: lint build unit fuzz test-sim test-dataplane test-sanity test-integration test-demo
+test: lint build unit fuzz test-sim test-dataplane test-sanity test-integration test-demo-netns test-demo test-e2e
 
 # The simulator as a real process over real HTTP: conformance, tenancy, kill -9.
 test-sim: build
@@ -57,16 +58,26 @@ test-integration: build
 	test/integration/hack/build-kube.sh >/dev/null
 	cd test/integration && $(GO) vet ./... && $(GO) test -count=1 -timeout 20m ./...
 
-# kind end to end (issue 6): cluster, simulator, manifests, test/e2e; cleans up after
-# itself. Needs root and Docker (test/kind/docker.sh start).
+# The kind tiers use the cluster kube-iaas-e2e (test/kind/profile.sh), so they never
+# touch a `make demo` cluster (kube-iaas). Both need root and start Docker if it is not
+# running (test/kind/docker.sh); the first run builds Kubernetes and every image offline
+# into $${KUBE_IAAS_CACHE:-~/.cache/kube-iaas} (about 30 min cold), later runs reuse it.
+
+# kind end to end: cluster, simulator, manifests, the tests of test/e2e; cleans up.
 test-e2e: build
 	test/kind/e2e.sh
 
-# make demo end to end, then make demo-down; fails if the LB does not answer.
+# make demo end to end on its own cluster, then make demo-down; fails if a load
+# balancer of the sample app does not answer.
 test-demo: build
-	./hack/demo.sh down >/dev/null
-	./hack/demo.sh || { ./hack/demo.sh down; exit 1; }
-	./hack/demo.sh down
+	KIND_CLUSTER=kube-iaas-e2e ./hack/demo.sh || { KIND_CLUSTER=kube-iaas-e2e ./hack/demo.sh down; exit 1; }
+	KIND_CLUSTER=kube-iaas-e2e ./hack/demo.sh down
+
+# The netns demo (no Docker: two network-namespace instances, a kernel LB, a loop disk).
+test-demo-netns: build
+	./hack/demo-netns.sh down >/dev/null
+	./hack/demo-netns.sh || { ./hack/demo-netns.sh down; exit 1; }
+	./hack/demo-netns.sh down
 
 demo: build
 	./hack/demo.sh
@@ -74,10 +85,17 @@ demo: build
 demo-down:
 	./hack/demo.sh down
 
+demo-netns: build
+	./hack/demo-netns.sh
+
+demo-netns-down:
+	./hack/demo-netns.sh down
+
 bench: build
 	./hack/install-deps.sh bench
 	test/integration/hack/build-kube.sh >/dev/null
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./test/bench/... ./cloudprovider
+	test/kind/e2e.sh bench
 	cd test/integration && $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 40m ./
 
 clean:

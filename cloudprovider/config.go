@@ -35,6 +35,7 @@ import (
 //	fencedFailover:
 //	  enabled: true                         # default true
 //	  period: 5s                            # how often instance states are checked
+//	  releasePods: true                     # default true: force-delete the terminating pods of fenced nodes
 //	cacheTTL: 5s                            # how long an IaaS Describe answer is reused
 type Config struct {
 	Endpoint        string       `json:"endpoint"`
@@ -63,6 +64,10 @@ type FencedFailoverConfig struct {
 	// Enabled is a pointer so that an absent field means the default (on).
 	Enabled *bool    `json:"enabled,omitempty"`
 	Period  Duration `json:"period,omitempty"`
+	// ReleasePods lets the controller force-delete the terminating pods of a node whose
+	// instance is STOPPED, instead of leaving them to pod GC, which waits until the node
+	// is NotReady. A pointer for the same reason as Enabled; no effect when disabled.
+	ReleasePods *bool `json:"releasePods,omitempty"`
 }
 
 // Duration reads "5s"-style strings in the config file.
@@ -96,6 +101,12 @@ const (
 // FailoverEnabled reports whether the fenced failover controller runs.
 func (c *Config) FailoverEnabled() bool {
 	return c.FencedFailover.Enabled == nil || *c.FencedFailover.Enabled
+}
+
+// FailoverReleasesPods reports whether the fenced failover controller force-deletes the
+// terminating pods of fenced nodes.
+func (c *Config) FailoverReleasesPods() bool {
+	return c.FencedFailover.ReleasePods == nil || *c.FencedFailover.ReleasePods
 }
 
 var clusterIDRe = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$`)

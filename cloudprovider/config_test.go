@@ -36,6 +36,7 @@ credentialsFile: /etc/creds
 		{"bad ttl", good + "cacheTTL: 10m\n", `"cacheTTL"`},
 		{"bad duration", good + "cacheTTL: soon\n", `bad duration`},
 		{"short failover period", good + "fencedFailover: {period: 10ms}\n", `"fencedFailover.period"`},
+		{"bad release pods", good + "fencedFailover: {releasePods: sometimes}\n", `releasePods`},
 		{"bad local addr", good + "localAddr: here\n", `"localAddr"`},
 	}
 	for _, tc := range tests {
@@ -45,7 +46,7 @@ credentialsFile: /etc/creds
 				if err != nil {
 					t.Fatalf("unexpected error: %v", err)
 				}
-				if c.CacheTTL.Duration != DefaultCacheTTL || !c.FailoverEnabled() || c.LoadBalancer.DefaultType != "public" {
+				if c.CacheTTL.Duration != DefaultCacheTTL || !c.FailoverEnabled() || !c.FailoverReleasesPods() || c.LoadBalancer.DefaultType != "public" {
 					t.Errorf("defaults not applied: %+v", c)
 				}
 				return
@@ -70,6 +71,16 @@ func TestFailoverDisabled(t *testing.T) {
 	}
 	if c.FailoverEnabled() {
 		t.Fatal("fencedFailover.enabled=false not honoured")
+	}
+}
+
+func TestFailoverKeepsPods(t *testing.T) {
+	c, err := ReadConfig(strings.NewReader("endpoint: http://127.0.0.1:1\nregion: r\nvpcId: vpc-1\nclusterId: c\ncredentialsFile: /x\nfencedFailover: {releasePods: false}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.FailoverEnabled() || c.FailoverReleasesPods() {
+		t.Fatal("fencedFailover.releasePods=false not honoured")
 	}
 }
 

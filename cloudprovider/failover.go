@@ -2,13 +2,17 @@ package cloudprovider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	v1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/wait"
 	coreinformers "k8s.io/client-go/informers/core/v1"
@@ -16,6 +20,7 @@ import (
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/retry"
+	"k8s.io/component-base/metrics/legacyregistry"
 	"k8s.io/klog/v2"
 
 	ic "github.com/kube-iaas/kube-iaas/iaasclient"
@@ -37,11 +42,32 @@ const (
 	ReasonOutOfServiceRemoved = "FencedBackInService"
 )
 
+// ReasonFencedPodReleased is the Event reason on a pod the controller force-deleted.
+const ReasonFencedPodReleased = "FencedPodReleased"
+
+// PodsReleasedMetric counts the pods the controller force-deleted.
+const PodsReleasedMetric = "iaas_fenced_failover_pods_released_total"
+
+// podsReleased is process-wide, like the IaaS API metrics: a collector registers once on
+// the CCM's /metrics registry however many controllers are built.
+var podsReleased = sync.OnceValue(func() prometheus.Counter {
+	c := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: PodsReleasedMetric,
+		Help: "Terminating pods of nodes whose instance is STOPPED (fenced) that the fenced-failover controller force-deleted.",
+	})
+	legacyregistry.Registerer().MustRegister(c)
+	return c
+})
+
 // FailoverController turns the IaaS's guarantee that a STOPPED instance runs nothing
 // (it is fenced) into the node.kubernetes.io/out-of-service taint, so that
 // kube-controller-manager deletes the node's pods and detaches its volumes at once
 // instead of after the 6-minute force-detach timeout. It never acts on a NotReady
 // condition alone: only the IaaS's word that the machine is off makes detaching safe.
+//
+// The same word lets it also release the pods the taint evicted: kube-controller-manager's
+// pod GC force-deletes them only once the node is NotReady as well (node-monitor-grace-period
+// later), and until then a StatefulSet cannot create the replacement of a pod.
 type FailoverController struct {
 	kube   kubernetes.Interface
 	nodes  corelisters.NodeLister
@@ -49,6 +75,9 @@ type FailoverController struct {
 	store  instanceStore
 	period time.Duration
 	events *eventer
+	// release turns on the force-deletion of the terminating pods of fenced nodes.
+	release  bool
+	released prometheus.Counter
 }
 
 // NewFailoverController builds the controller of a Cloud made by New.
@@ -56,6 +85,7 @@ func (c *Cloud) NewFailoverController(kube kubernetes.Interface, nodes coreinfor
 	return &FailoverController{
 		kube: kube, nodes: nodes.Lister(), synced: nodes.Informer().HasSynced,
 		store: c.instanceStore, period: c.cfg.FencedFailover.Period.Duration, events: c.events,
+		release: c.cfg.FailoverReleasesPods(), released: podsReleased(),
 	}
 }
 
@@ -95,21 +125,20 @@ func (f *FailoverController) reconcile(ctx context.Context) error {
 		}
 		in, ok := idx.byID[id]
 		tainted, ours := outOfService(n)
+		fenced := ok && in.State == ic.InstanceStopped
 		switch {
-		case ok && in.State == ic.InstanceStopped && !tainted:
+		case fenced && !tainted:
 			errs = append(errs, f.setTaint(ctx, n.Name, true, in))
+		case fenced && tainted && f.release:
+			// Whoever put the taint there, the IaaS says nothing runs on the node now.
+			errs = append(errs, f.releasePods(ctx, n.Name, in))
 		case ok && in.State == ic.InstanceRunning && tainted && ours:
 			errs = append(errs, f.setTaint(ctx, n.Name, false, in))
 		}
 		// Gone or terminated instances are left alone: the node lifecycle controller
 		// deletes their Nodes.
 	}
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	return errors.Join(errs...)
 }
 
 func outOfService(n *v1.Node) (tainted, ours bool) {
@@ -169,5 +198,87 @@ func (f *FailoverController) setTaint(ctx context.Context, name string, add bool
 		f.events.event(updated, v1.EventTypeNormal, ReasonOutOfServiceRemoved,
 			"Instance %s is RUNNING again: removed %s", in.InstanceID, v1.TaintNodeOutOfService)
 	}
+	return nil
+}
+
+// releasePods force-deletes the terminating pods of a node whose instance is STOPPED,
+// as pod GC's gcTerminating does without waiting for the node to turn NotReady: that
+// wait exists for nodes that may still run, and a fenced one cannot. Only pods already
+// terminating are released, so pods that tolerate the taint stay, as with pod GC.
+// Unlike pod GC it does not mark a pod Failed first: pod GC still does that, once the
+// node is NotReady, for a pod that a finalizer keeps.
+func (f *FailoverController) releasePods(ctx context.Context, node string, in *ic.Instance) error {
+	pods, err := f.terminatingPods(ctx, node)
+	if err != nil {
+		return err
+	}
+	// One at a time: a node has at most a few hundred pods, the client's rate limit
+	// bounds the pace anyway, and a failure is retried on the next period.
+	var errs []error
+	for _, p := range pods {
+		errs = append(errs, f.forceDelete(ctx, p, node, in))
+	}
+	return errors.Join(errs...)
+}
+
+// terminatingPods lists the pods bound to node that carry a deletionTimestamp and have
+// not been force-deleted yet.
+//
+// A List per fenced node rather than a pod informer of the shared factory: no controller
+// of the CCM watches pods, so an informer would cache and stream every pod of the cluster
+// (tens of thousands at 500 nodes) for an event that concerns a stopped instance or two,
+// whereas this List runs only for fenced nodes. resourceVersion "0" lets the API server
+// answer from its watch cache, indexed by spec.nodeName, instead of reading every pod
+// from etcd. Its answer may lag a little, which is harmless: deletionTimestamp is never
+// unset, the UID precondition protects a replacement of the same name, and a pod seen
+// late is released on the next period.
+func (f *FailoverController) terminatingPods(ctx context.Context, node string) ([]*v1.Pod, error) {
+	list, err := f.kube.CoreV1().Pods(metav1.NamespaceAll).List(ctx, metav1.ListOptions{
+		FieldSelector:   fields.OneTermEqualSelector("spec.nodeName", node).String(),
+		ResourceVersion: "0",
+	})
+	if err != nil {
+		return nil, fmt.Errorf("node %s: listing its pods: %w", node, err)
+	}
+	var out []*v1.Pod
+	for i := range list.Items {
+		p := &list.Items[i]
+		// The node name is checked again: the selector is the API server's business, and
+		// a pod of another node must never be deleted by mistake.
+		if p.Spec.NodeName != node || p.DeletionTimestamp == nil || alreadyForceDeleted(p) {
+			continue
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// alreadyForceDeleted reports a pod that only finalizers keep: deleting it again would
+// change nothing but would repeat its Event every period.
+func alreadyForceDeleted(p *v1.Pod) bool {
+	return p.DeletionGracePeriodSeconds != nil && *p.DeletionGracePeriodSeconds == 0
+}
+
+// forceDelete deletes the pod with no grace period. The UID precondition makes sure a
+// replacement that took the name (a StatefulSet pod) is never the one deleted; a pod
+// already gone or replaced counts as released.
+func (f *FailoverController) forceDelete(ctx context.Context, p *v1.Pod, node string, in *ic.Instance) error {
+	opts := metav1.NewDeleteOptions(0)
+	opts.Preconditions = metav1.NewUIDPreconditions(string(p.UID))
+	err := f.kube.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, *opts)
+	switch {
+	case apierrors.IsNotFound(err), apierrors.IsConflict(err):
+		return nil
+	case err != nil:
+		return fmt.Errorf("pod %s/%s on fenced node %s: force delete: %w", p.Namespace, p.Name, node, err)
+	}
+	f.released.Inc()
+	klog.InfoS("Force-deleted terminating pod: its node's instance is stopped (fenced)",
+		"pod", klog.KObj(p), "node", node, "instance", in.InstanceID)
+	// Normal, not Warning: this completes the eviction the out-of-service taint started
+	// (the Node carries the Warning); the pod's owner can now replace it.
+	f.events.event(p, v1.EventTypeNormal, ReasonFencedPodReleased,
+		"Force-deleted: instance %s of node %s is STOPPED (fenced by the IaaS), so nothing runs this pod any more",
+		in.InstanceID, node)
 	return nil
 }

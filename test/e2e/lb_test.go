@@ -211,7 +211,7 @@ func (e *env) scale(t *testing.T, ctx context.Context, ns, name string, n int32)
 
 // waitDeploymentReady waits until exactly n pods of the Deployment exist, all Ready and
 // none terminating, and returns them.
-func (e *env) waitDeploymentReady(t *testing.T, ctx context.Context, ns, name string, n int) []corev1.Pod {
+func (e *env) waitDeploymentReady(t testing.TB, ctx context.Context, ns, name string, n int) []corev1.Pod {
 	t.Helper()
 	var pods []corev1.Pod
 	err := poll(ctx, 500*time.Millisecond, 120*time.Second, func(ctx context.Context) (bool, string, error) {

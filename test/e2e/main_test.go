@@ -123,7 +123,7 @@ func getenv(k, def string) string {
 
 // setup skips without KUBE_IAAS_E2E, fails when the environment is unusable, and
 // returns the shared env and a context bounded by the test's deadline.
-func setup(t *testing.T) (*env, context.Context) {
+func setup(t testing.TB) (*env, context.Context) {
 	t.Helper()
 	if os.Getenv("KUBE_IAAS_E2E") == "" {
 		t.Skip("KUBE_IAAS_E2E is not set (test/kind/e2e.sh runs these tests)")
@@ -138,7 +138,7 @@ func setup(t *testing.T) (*env, context.Context) {
 
 // namespace makes a namespace for the test, deleted at the end; on failure the
 // components' logs and the namespace's events and pods are saved first.
-func (e *env) namespace(t *testing.T, ctx context.Context, prefix string) string {
+func (e *env) namespace(t testing.TB, ctx context.Context, prefix string) string {
 	t.Helper()
 	ns, err := e.kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
 		GenerateName: "e2e-" + prefix + "-", Labels: map[string]string{e2eLabel: prefix}}}, metav1.CreateOptions{})
@@ -160,7 +160,7 @@ func (e *env) namespace(t *testing.T, ctx context.Context, prefix string) string
 
 // collectLogs writes the kube-iaas components' logs (current and previous containers),
 // and the test namespace's pods and events, under $E2E_ARTIFACTS/<test>/.
-func (e *env) collectLogs(t *testing.T, ctx context.Context, ns string) {
+func (e *env) collectLogs(t testing.TB, ctx context.Context, ns string) {
 	dir := e.artifacts
 	if dir == "" {
 		dir = filepath.Join(os.TempDir(), "kube-iaas-e2e-logs")
@@ -260,8 +260,13 @@ func (e *env) exec(ctx context.Context, ns, pod, container string, cmd ...string
 
 // waitPodReady waits until the pod exists, is Ready, and (when pred is set) pred holds.
 func (e *env) waitPodReady(ctx context.Context, ns, name string, timeout time.Duration, pred func(*corev1.Pod) bool) (*corev1.Pod, error) {
+	return e.waitPodReadyEvery(ctx, 500*time.Millisecond, ns, name, timeout, pred)
+}
+
+// waitPodReadyEvery is waitPodReady looking every interval (the benchmarks' resolution).
+func (e *env) waitPodReadyEvery(ctx context.Context, interval time.Duration, ns, name string, timeout time.Duration, pred func(*corev1.Pod) bool) (*corev1.Pod, error) {
 	var pod *corev1.Pod
-	err := poll(ctx, 500*time.Millisecond, timeout, func(ctx context.Context) (bool, string, error) {
+	err := poll(ctx, interval, timeout, func(ctx context.Context) (bool, string, error) {
 		p, err := e.kube.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			return false, "not found", nil
@@ -324,7 +329,7 @@ func internalIP(n *corev1.Node) string {
 }
 
 // workers are the schedulable nodes without the control-plane role, sorted by name.
-func (e *env) workers(t *testing.T, ctx context.Context) []corev1.Node {
+func (e *env) workers(t testing.TB, ctx context.Context) []corev1.Node {
 	t.Helper()
 	nodes, err := e.kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: "!node-role.kubernetes.io/control-plane"})
 	if err != nil {

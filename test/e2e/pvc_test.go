@@ -71,7 +71,7 @@ func dataStatefulSet(name, image, size, class string) *appsv1.StatefulSet {
 }
 
 // checksum returns the stored checksum after checking that the data still has it.
-func (e *env) checksum(t *testing.T, ctx context.Context, ns, pod string) string {
+func (e *env) checksum(t testing.TB, ctx context.Context, ns, pod string) string {
 	t.Helper()
 	out, err := e.exec(ctx, ns, pod, "app", "bash", "-c", checkScript)
 	if err != nil {

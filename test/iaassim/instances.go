@@ -2,6 +2,8 @@ package iaassim
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"maps"
 	"slices"
 	"strings"
@@ -77,7 +79,7 @@ func (s *Server) syncInstances(ctx context.Context) error {
 		if cur != nil {
 			n = clone(cur)
 		} else {
-			n.InstanceID = newID("ins-", has(s.state.instances))
+			n.InstanceID = stableInstanceID(as.Tenant, backend, d.Key, has(s.state.instances))
 			n.CreatedAt = s.now().UTC()
 			n.State = d.State
 		}
@@ -123,6 +125,18 @@ func (s *Server) syncInstances(ctx context.Context) error {
 	}
 	s.log().V(2).Info("Instances synced from the backend", "backend", backend, "changed", changed)
 	return nil
+}
+
+// stableInstanceID derives a machine's id from its backend identity, so that every
+// simulator that discovers the machine names it alike: a kept kind cluster whose nodes'
+// providerIDs name these ids stays usable with a fresh data directory. A taken id (the
+// TERMINATED record of an earlier machine with the same key) falls back to a random one.
+func stableInstanceID(tenant, backend, key string, taken func(string) bool) string {
+	sum := sha256.Sum256([]byte(tenant + "\x00" + backend + "\x00" + key))
+	if id := "ins-" + hex.EncodeToString(sum[:6]); !taken(id) {
+		return id
+	}
+	return newID("ins-", taken)
 }
 
 func sameInstance(a, b *instanceRec) bool {

@@ -10,6 +10,7 @@ import (
 	"github.com/kube-iaas/kube-iaas/iaasclient"
 	"github.com/kube-iaas/kube-iaas/test/iaassim"
 	"github.com/kube-iaas/kube-iaas/test/iaassim/dataplane"
+	"github.com/kube-iaas/kube-iaas/test/iaassim/simproc"
 )
 
 // fakeBackend is a docker-like backend: machines appear, change state and vanish
@@ -116,6 +117,76 @@ func waitState(t *testing.T, c interface {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("instance %s: %+v, want %s", id, r.Instances, want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// A machine keeps its instance id under a simulator with a fresh data directory (a kept
+// kind cluster's providerIDs must stay valid); a new machine that reuses a vanished
+// one's key gets a new id, since the old record still holds it.
+func TestInstanceIDsStableAcrossDataDirs(t *testing.T) {
+	cfg, err := iaassim.ParseConfig([]byte(`
+instanceSyncInterval: 20ms
+tenants:
+  - name: alpha
+    accessKeys: [{accessKeyId: AKALPHA, secretKey: alpha-secret-1}]
+    adminCidrs: [127.0.1.0/24]
+    vpcs: [{vpcId: vpc-alpha, name: main, cidrBlock: 127.0.0.0/8}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fb := &fakeBackend{machines: map[string]dataplane.DiscoveredInstance{
+		"c1": {Key: "c1", Name: "node-1", PrivateIPs: []string{"127.0.0.41"}, State: iaasclient.InstanceRunning},
+	}}
+	ids := func() (sim *iaassim.Server, admin *simproc.RawClient, id string) {
+		zero := time.Duration(0)
+		sim, err := iaassim.New(context.Background(), cfg, iaassim.Options{DataDir: t.TempDir(), TaskDelay: &zero, DataPlane: dataplane.DataPlane{Instances: fb}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(sim.Handler())
+		t.Cleanup(srv.Close)
+		t.Cleanup(func() { sim.Close() })
+		e := &env{t: t, api: srv}
+		admin = e.client(alphaCreds, ipAdmin)
+		r := must[iaasclient.DescribeInstancesResponse](t, admin, "DescribeInstances", struct{}{})
+		if r.TotalCount != 1 {
+			t.Fatalf("instances %+v", r.Instances)
+		}
+		return sim, admin, r.Instances[0].InstanceID
+	}
+	_, _, first := ids()
+	_, admin, second := ids()
+	if first != second {
+		t.Fatalf("node-1 is %s under one data dir and %s under another", first, second)
+	}
+	fb.Terminate(context.Background(), "c1")
+	waitState(t, admin, second, iaasclient.InstanceTerminated)
+	fb.mu.Lock()
+	fb.machines["c1"] = dataplane.DiscoveredInstance{Key: "c1", Name: "node-1", PrivateIPs: []string{"127.0.0.41"}, State: iaasclient.InstanceRunning}
+	fb.mu.Unlock()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var r iaasclient.DescribeInstancesResponse
+		if err := admin.Call(context.Background(), "DescribeInstances", iaasclient.DescribeInstancesRequest{Names: []string{"node-1"}}, &r); err != nil {
+			t.Fatal(err)
+		}
+		var running []string
+		for _, in := range r.Instances {
+			if in.State == iaasclient.InstanceRunning {
+				running = append(running, in.InstanceID)
+			}
+		}
+		if len(running) == 1 {
+			if running[0] == second {
+				t.Fatalf("the returned machine reuses the terminated instance's id %s", second)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the returned machine never showed up RUNNING")
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	iaas "github.com/kube-iaas/kube-iaas/cloudprovider"
 	"github.com/kube-iaas/kube-iaas/test/integration/framework"
 )
 
@@ -20,6 +21,8 @@ func TestMetricsPerOperation(t *testing.T) {
 	wants := []string{
 		`iaas_api_requests_total{code="Success",operation="DescribeInstances"}`,
 		`iaas_api_request_duration_seconds_bucket{operation="DescribeInstances"`,
+		// Registered when the fenced-failover controller starts, released pods or not.
+		iaas.PodsReleasedMetric,
 	}
 	var body []byte
 	// The first calls happen once the CCM holds the leader lease.

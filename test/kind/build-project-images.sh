@@ -2,6 +2,7 @@
 # Builds the project's own images from the work tree (names in images.env):
 #   $CCM_IMAGE         iaas-cloud-controller-manager, FROM scratch (static binary)
 #   $CNI_CONFIG_IMAGE  iaas-cni-config, FROM scratch (static binary)
+#   $DEMO_IMAGE        demo-backend (hack/demo-backend, the sample app of make demo), FROM scratch
 #   $CSI_DRIVER_IMAGE  iaas-csi-driver on $CSI_BASE_IMAGE, a Debian bookworm minbase with
 #                      the tools mount-utils runs (mkfs.ext4/xfs, blkid, fsck, resize2fs,
 #                      dumpe2fs, xfs_growfs, xfs_io, mount, umount, findmnt), made with
@@ -30,7 +31,7 @@ binaries() {
   local v
   v=$(cd "$REPO_ROOT" && git describe --always --dirty 2>/dev/null || echo dev)
   (cd "$REPO_ROOT" && CGO_ENABLED=0 nice -n 10 go build -trimpath -ldflags "-s -w -X main.version=$v" \
-    -o "$PROJ_BIN/" ./cmd/iaas-cloud-controller-manager ./cmd/iaas-csi-driver ./cmd/iaas-cni-config)
+    -o "$PROJ_BIN/" ./cmd/iaas-cloud-controller-manager ./cmd/iaas-csi-driver ./cmd/iaas-cni-config ./hack/demo-backend)
 }
 
 # The CSI node plugin's userland. debootstrap's package cache is seeded with the .debs
@@ -82,6 +83,7 @@ image() {
 images() {
   image "$CCM_IMAGE" scratch iaas-cloud-controller-manager
   image "$CNI_CONFIG_IMAGE" scratch iaas-cni-config
+  image "$DEMO_IMAGE" scratch demo-backend
   image "$CSI_DRIVER_IMAGE" "$CSI_BASE_IMAGE" iaas-csi-driver
 }
 
@@ -91,4 +93,4 @@ build() {
   step "project images" images
 }
 with_lock "$KIND_ROOT/.lock-project" build
-printf '%s\n' "$CCM_IMAGE" "$CNI_CONFIG_IMAGE" "$CSI_DRIVER_IMAGE"
+printf '%s\n' "$CCM_IMAGE" "$CNI_CONFIG_IMAGE" "$CSI_DRIVER_IMAGE" "$DEMO_IMAGE"
