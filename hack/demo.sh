@@ -32,6 +32,7 @@ if [[ ${1:-up} == down ]]; then
   exit 0
 fi
 [[ $(id -u) == 0 ]] || { echo "make demo needs root (Docker, routes, nftables, loop devices)" >&2; exit 1; }
+timed "OS packages (hack/install-deps.sh)" ./hack/install-deps.sh
 
 timed "cluster, simulator and kube-iaas (test/kind/up.sh)" test/kind/up.sh
 source "$STATE/env"
@@ -60,7 +61,6 @@ timed "load balancers answer" answer
 NOTES_NODE=$($K -n $NS get pod notes-0 -o jsonpath='{.spec.nodeName}')
 NOTES_INSTANCE=$($K get node "$NOTES_NODE" -o jsonpath='{.spec.providerID}')
 NOTES_INSTANCE=${NOTES_INSTANCE##*/}
-CTL="bin/iaasctl --endpoint $IAAS_ENDPOINT --credentials $IAAS_CREDENTIALS --source-ip 127.0.0.1"
 
 echo >&2
 printf '\033[1mkube-iaas demo is up in %ss\033[0m\n' $((SECONDS - T0)) >&2
@@ -72,20 +72,23 @@ cat <<TXT
   Disk-backed app (StatefulSet notes, counts visits on its network disk):
     curl http://$NOTES_IP/
 
-  Look around:
-    export KUBECONFIG=$KUBECONFIG
-    $K get nodes -o wide            # providerIDs, addresses, zones from the IaaS
-    $K -n $NS get svc,pods,pvc -o wide
-    $CTL DescribeLoadBalancers
-    $CTL DescribeRouteTables        # one route per node's pod CIDR
-    $CTL DescribeDisks
+  Your shell (kubectl of the cluster; bin/iaasctl signed with the tenant's key):
+    export KUBECONFIG=$KUBECONFIG PATH=$KUBE_BIN:\$PATH
+    export IAAS_ENDPOINT=$IAAS_ENDPOINT IAAS_CREDENTIALS=$IAAS_CREDENTIALS IAAS_SOURCE_IP=127.0.0.1
 
-  Fail a node: stop the instance under notes-0 ($NOTES_NODE, $NOTES_INSTANCE); the pod comes
-  back on another node with its disk and the visit count goes on (about 20-30 s):
-    $CTL StopInstances '{"instanceIds":["$NOTES_INSTANCE"]}' --wait
-    $K -n $NS get pods -o wide -w
+  Look around:
+    kubectl get nodes -o wide                 # providerIDs, addresses, zones from the IaaS
+    kubectl -n $NS get svc,pods,pvc -o wide
+    bin/iaasctl DescribeLoadBalancers
+    bin/iaasctl DescribeRouteTables           # one route per node's pod CIDR, no overlay
+    bin/iaasctl DescribeDisks
+
+  Fail a node: stop the instance under notes-0 ($NOTES_NODE, $NOTES_INSTANCE); the pod
+  comes back on another node with its disk, and the visit count goes on:
+    bin/iaasctl StopInstances '{"instanceIds":["$NOTES_INSTANCE"]}' --wait
+    kubectl -n $NS get pods -o wide -w
     curl http://$NOTES_IP/
-    $CTL StartInstances '{"instanceIds":["$NOTES_INSTANCE"]}' --wait
+    bin/iaasctl StartInstances '{"instanceIds":["$NOTES_INSTANCE"]}' --wait
 
   Simulator log: $STATE/iaas-sim.log
   Tear down:     make demo-down

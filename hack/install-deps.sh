@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the OS packages the test suite (or, with `bench`, the benchmarks) uses, only
-# those missing. Debian 12, as root.
+# Installs the OS packages the test suite and `make demo` (or, with `bench`, the
+# benchmarks) use, only those missing. Debian 12, as root. Docker (docker.io) and
+# debootstrap are installed by test/kind when first needed.
 set -euo pipefail
 need=()
 have() { command -v "$1" >/dev/null 2>&1; }
@@ -10,6 +11,7 @@ have mkfs.ext4  || need+=(e2fsprogs)
 have mkfs.xfs   || need+=(xfsprogs)
 have blkid      || need+=(util-linux)
 have nft        || need+=(nftables)
+have curl       || need+=(curl ca-certificates)
 # `install-deps.sh bench` adds what the benchmarks compare against.
 if [ "${1:-}" = bench ]; then
   have wrk     || need+=(wrk)

@@ -33,9 +33,8 @@ if [[ -n ${BRIDGE:-} ]]; then
   done; done
   # VIPs the load balancers left on the bridge.
   for c in $PUBLIC_POOL $INTERNAL_POOL; do
-    ip -4 -o addr show dev "$BRIDGE" 2>/dev/null | awk '{print $4}' | while read -r a; do
-      python3 -c "import ipaddress,sys; sys.exit(0 if ipaddress.ip_interface('$a').ip in ipaddress.ip_network('$c') else 1)" 2>/dev/null &&
-        ip addr del "$a" dev "$BRIDGE"
+    ip -4 -o addr show dev "$BRIDGE" to "$c" 2>/dev/null | awk '{print $4}' | while read -r a; do
+      ip addr del "$a" dev "$BRIDGE"
     done
   done
 fi
