@@ -9,6 +9,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	ic "github.com/kube-iaas/kube-iaas/iaasclient"
 )
@@ -16,11 +17,15 @@ import (
 const (
 	failoverGoal  = 30 * time.Second
 	failoverLimit = 60 * time.Second
+	// reasonFencedPodReleased is the CCM's Event on a pod it force-deleted because the
+	// node's instance is STOPPED (cloudprovider.ReasonFencedPodReleased).
+	reasonFencedPodReleased = "FencedPodReleased"
 )
 
 // TestFailover: the instance of the node running a StatefulSet pod is stopped through
 // the IaaS. The CCM sees it STOPPED (fenced) and taints the node out-of-service, the
-// pod and its VolumeAttachment are removed at once, the disk is detached from the
+// taint manager evicts the pod and the CCM force-deletes it (Event FencedPodReleased)
+// without waiting for the node to turn NotReady, the disk is detached from the
 // stopped instance and attached to another node, and the pod runs there with its data.
 // Stop -> Running must be under 60 s (goal 30 s). Started again, the node loses the
 // taints, and the disk stays attached once, to the new node.
@@ -99,6 +104,9 @@ func TestFailover(t *testing.T) {
 	if got := e.checksum(t, ctx, ns, "fo-0"); got != sum {
 		t.Fatalf("checksum after failover %s, want %s", got, sum)
 	}
+	// The CCM released the old pod (it did not wait for the node to turn NotReady and
+	// kube-controller-manager's pod GC to do it).
+	e.expectPodEvent(t, ctx, ns, pod.UID, reasonFencedPodReleased)
 	newNode, err := e.kube.CoreV1().Nodes().Get(ctx, moved.Spec.NodeName, metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -174,5 +182,27 @@ func (e *env) checkAttachedOnce(t *testing.T, ctx context.Context, pv string, no
 	})
 	if err != nil {
 		t.Fatalf("attachments: %v", err)
+	}
+}
+
+// expectPodEvent fails unless an Event with reason was recorded for the pod with uid.
+func (e *env) expectPodEvent(t *testing.T, ctx context.Context, ns string, uid types.UID, reason string) {
+	t.Helper()
+	err := poll(ctx, 250*time.Millisecond, 10*time.Second, func(ctx context.Context) (bool, string, error) {
+		evs, err := e.kube.CoreV1().Events(ns).List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.uid=" + string(uid)})
+		if err != nil {
+			return false, err.Error(), nil
+		}
+		var seen []string
+		for _, ev := range evs.Items {
+			if ev.Reason == reason {
+				return true, "", nil
+			}
+			seen = append(seen, ev.Reason)
+		}
+		return false, fmt.Sprintf("events of the pod: %v", seen), nil
+	})
+	if err != nil {
+		t.Fatalf("no %s Event for pod %s: %v", reason, uid, err)
 	}
 }

@@ -70,17 +70,6 @@ other_images() {
   fi
 }
 
-save_tars() {
-  local img f
-  for img in "$@"; do
-    f=$IMAGES_DIR/$(echo "$img" | tr '/:' '__').tar
-    # Re-save when the image changed (its id is kept next to the tar).
-    if [[ -e $f && "$(cat "$f.id" 2>/dev/null)" == "$(docker image inspect -f '{{.Id}}' "$img")" ]]; then continue; fi
-    docker save -o "$f.tmp" "$img" && mv "$f.tmp" "$f"
-    docker image inspect -f '{{.Id}}' "$img" >"$f.id"
-  done
-}
-
 ALL=(
   "$KUBE_REGISTRY/kube-apiserver:$KUBE_VERSION"
   "$KUBE_REGISTRY/kube-controller-manager:$KUBE_VERSION"
@@ -92,5 +81,5 @@ ALL=(
 )
 step "control-plane images" kube_images
 step "etcd, coredns, pause images" other_images
-step "image tars" save_tars "${ALL[@]}"
+step "image tars" save_image_tars "$IMAGES_DIR" "${ALL[@]}"
 printf '%s\n' "${ALL[@]}"

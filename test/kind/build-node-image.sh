@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Builds $NODE_IMAGE the way `kind build node-image` would, without pulling anything
 # (kind's own command always pulls): the base image plus kubeadm/kubelet/kubectl, kind's
-# version file and manifests, and every image kubeadm needs preloaded into containerd.
+# version file and manifests, and every image kubeadm needs preloaded into containerd,
+# and so are the CSI sidecars (build-sidecars.sh), which change only with their versions;
+# the project's own images change with every build and are loaded per cluster
+# (load-images.sh).
 source "$(dirname "$0")/lib.sh"
 
 "$KIND_SRC_DIR/build-base-image.sh" >/dev/null
 "$KIND_SRC_DIR/build-kube.sh" >/dev/null
 "$KIND_SRC_DIR/build-images.sh" >/dev/null
+"$KIND_SRC_DIR/build-sidecars.sh" >/dev/null
 # Inputs: this script, the base image, kubeadm/kubelet/kubectl, the preloaded images.
 HASH=$(inputs_hash "$0" "$KIND_ROOT"/images/*.tar.id -- "$(docker image inspect -f '{{.Id}}' "$BASE_IMAGE")" \
   "$(stat -c '%n %s %Y' "$KUBE_BIN/kubeadm" "$KUBE_BIN/kubelet" "$KUBE_BIN/kubectl")")

@@ -102,6 +102,10 @@ all_binaries_present() {
 build() {
   all_binaries_present || step "CSI sidecar binaries" binaries
   step "CSI sidecar images" images
+  # Preloaded into the node image (build-node-image.sh): they change only with their
+  # versions, and loading them into every new cluster costs more than anything else.
+  step "CSI sidecar image tars" save_image_tars "$KIND_ROOT/images" "$CSI_PROVISIONER_IMAGE" "$CSI_ATTACHER_IMAGE" \
+    "$CSI_RESIZER_IMAGE" "$CSI_SNAPSHOTTER_IMAGE" "$SNAPSHOT_CONTROLLER_IMAGE"
   snapshot_crds
 }
 with_lock "$KIND_ROOT/.lock-sidecars" build

@@ -54,6 +54,21 @@ image_current() { # image_current TAG HASH
   [[ "$(docker image inspect -f "{{index .Config.Labels \"$INPUTS_LABEL\"}}" "$1" 2>/dev/null)" == "$2" ]]
 }
 
+# save_image_tars DIR IMAGE...: `docker save` of each image into DIR (the images the
+# node image preloads, see build-node-image.sh), re-saved only when the image changed
+# (its id is kept next to the tar).
+save_image_tars() {
+  local dir=$1 img f
+  shift
+  mkdir -p "$dir"
+  for img in "$@"; do
+    f=$dir/$(echo "$img" | tr '/:' '__').tar
+    if [[ -e $f && "$(cat "$f.id" 2>/dev/null)" == "$(docker image inspect -f '{{.Id}}' "$img")" ]]; then continue; fi
+    docker save -o "$f.tmp" "$img" && mv "$f.tmp" "$f"
+    docker image inspect -f '{{.Id}}' "$img" >"$f.id"
+  done
+}
+
 # Kubernetes images are tagged with the names kubeadm lists for this version.
 KUBE_REGISTRY=registry.k8s.io
 ETCD_TAG=${ETCD_TAG:-3.7.0-0}

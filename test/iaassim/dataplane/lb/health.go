@@ -24,21 +24,30 @@ import (
 // every warmupInterval and its first success makes it healthy at once, so a new Service
 // answers within a second of its backends being ready instead of after interval ×
 // HealthyThreshold. Once it has been healthy, the thresholds guard against flapping.
+// Warming up ends after warmupWindow even without a success: a backend that never
+// passes (a node without endpoints of an externalTrafficPolicy=Local Service, most of
+// a large cluster's nodes) is then checked at the configured interval like any other.
 type health struct {
 	mu    sync.Mutex
 	state map[string]*hstate
+	now   func() time.Time
 }
 
 type hstate struct {
 	known, healthy bool
 	everHealthy    bool
 	okRun, failRun int
+	firstChecked   time.Time
 }
 
-// warmupInterval is how often a backend that has never passed a check is probed.
-const warmupInterval = 250 * time.Millisecond
+const (
+	// warmupInterval is how often a backend that has never passed a check is probed.
+	warmupInterval = 250 * time.Millisecond
+	// warmupWindow bounds that: kube-proxy programs a new NodePort within seconds.
+	warmupWindow = 30 * time.Second
+)
 
-func newHealth() *health { return &health{state: map[string]*hstate{}} }
+func newHealth() *health { return &health{state: map[string]*hstate{}, now: time.Now} }
 
 func (h *health) healthy(key string) bool {
 	h.mu.Lock()
@@ -53,7 +62,7 @@ func (h *health) record(key string, ok bool, p healthParams) (changed, now bool)
 	defer h.mu.Unlock()
 	s := h.state[key]
 	if s == nil {
-		s = &hstate{}
+		s = &hstate{firstChecked: h.now()}
 		h.state[key] = s
 	}
 	if ok {
@@ -79,12 +88,14 @@ func (h *health) record(key string, ok bool, p healthParams) (changed, now bool)
 	return prev != s.healthy, s.healthy
 }
 
-// warming reports whether a backend has been checked but has never passed.
+// warming reports whether a backend has been checked, has never passed, and was first
+// checked less than warmupWindow ago.
 func (h *health) warming() bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	now := h.now()
 	for _, s := range h.state {
-		if s.known && !s.everHealthy {
+		if s.known && !s.everHealthy && now.Sub(s.firstChecked) < warmupWindow {
 			return true
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kube-iaas/kube-iaas/iaasclient"
 )
@@ -49,6 +50,29 @@ func TestParseListener(t *testing.T) {
 		if _, err := parseListener(s); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+}
+
+// A backend that never passes stops being probed at the warm-up pace after
+// warmupWindow; one that appears later warms up on its own clock.
+func TestHealthWarmupEnds(t *testing.T) {
+	h := newHealth()
+	clock := time.Unix(1000, 0)
+	h.now = func() time.Time { return clock }
+	p := healthParams{healthy: 2, unhealthy: 3}
+	h.record("never", false, p)
+	clock = clock.Add(warmupWindow - time.Second)
+	if !h.warming() {
+		t.Fatal("within the window a backend that never passed is warming up")
+	}
+	h.record("never", false, p)
+	clock = clock.Add(2 * time.Second)
+	if h.warming() {
+		t.Fatal("after the window a backend that never passed is checked at the normal interval")
+	}
+	h.record("late", false, p)
+	if !h.warming() {
+		t.Fatal("a backend first checked now warms up, whatever the others did")
 	}
 }
 
