@@ -291,19 +291,7 @@ func (e *env) podSample(tb testing.TB, ctx context.Context, ns, name string, wit
 		}
 		vol = corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: name}}
 	}
-	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec: corev1.PodSpec{
-			TerminationGracePeriodSeconds: ptr(int64(1)),
-			Containers: []corev1.Container{{
-				Name: "app", Image: e.image, ImagePullPolicy: corev1.PullIfNotPresent,
-				Command:      []string{"sleep", "infinity"},
-				VolumeMounts: []corev1.VolumeMount{{Name: "vol", MountPath: "/data"}},
-			}},
-			Volumes: []corev1.Volume{{Name: "vol", VolumeSource: vol}},
-		},
-	}
-	if _, err := pods.Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+	if _, err := pods.Create(ctx, sleeperPod(name, e.image, vol), metav1.CreateOptions{}); err != nil {
 		tb.Fatal(err)
 	}
 	if _, err := e.waitPodReadyEvery(ctx, benchTick, ns, name, 180*time.Second, nil); err != nil {

@@ -226,19 +226,8 @@ func TestPVC(t *testing.T) {
 	if _, err := pvcs.Create(ctx, restored, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	reader := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: "reader"},
-		Spec: corev1.PodSpec{
-			TerminationGracePeriodSeconds: ptr(int64(1)),
-			Containers: []corev1.Container{{
-				Name: "app", Image: e.image, ImagePullPolicy: corev1.PullIfNotPresent,
-				Command:      []string{"sleep", "infinity"},
-				VolumeMounts: []corev1.VolumeMount{{Name: "vol", MountPath: "/data"}},
-			}},
-			Volumes: []corev1.Volume{{Name: "vol", VolumeSource: corev1.VolumeSource{
-				PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "restored"}}}},
-		},
-	}
+	reader := sleeperPod("reader", e.image, corev1.VolumeSource{
+		PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "restored"}})
 	if _, err := e.kube.CoreV1().Pods(ns).Create(ctx, reader, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -250,4 +239,20 @@ func TestPVC(t *testing.T) {
 		t.Fatalf("restored checksum %s, want %s", got, sum)
 	}
 	t.Logf("PVC restored from the snapshot, pod Running on %s with the same checksum in %v", rp.Spec.NodeName, time.Since(t0).Round(time.Millisecond))
+}
+
+// sleeperPod is a pod that only holds vol mounted at /data, for reading it with exec.
+func sleeperPod(name, image string, vol corev1.VolumeSource) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: corev1.PodSpec{
+			TerminationGracePeriodSeconds: ptr(int64(1)),
+			Containers: []corev1.Container{{
+				Name: "app", Image: image, ImagePullPolicy: corev1.PullIfNotPresent,
+				Command:      []string{"sleep", "infinity"},
+				VolumeMounts: []corev1.VolumeMount{{Name: "vol", MountPath: "/data"}},
+			}},
+			Volumes: []corev1.Volume{{Name: "vol", VolumeSource: vol}},
+		},
+	}
 }
