@@ -32,6 +32,7 @@ if [[ ${1:-up} == down ]]; then
   exit 0
 fi
 [[ $(id -u) == 0 ]] || { echo "make demo needs root (Docker, routes, nftables, loop devices)" >&2; exit 1; }
+trap 'rc=$?; ((rc == 0)) || echo "make demo failed (exit $rc); its state is kept for a look (simulator log: $STATE/iaas-sim.log); make demo-down removes it" >&2' EXIT
 timed "OS packages (hack/install-deps.sh)" ./hack/install-deps.sh
 
 timed "cluster, simulator and kube-iaas (test/kind/up.sh)" test/kind/up.sh

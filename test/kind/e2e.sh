@@ -7,6 +7,7 @@
 #   test/kind/e2e.sh                      # everything
 #   test/kind/e2e.sh bench                # the benchmarks of test/e2e instead of the tests
 #   E2E_KEEP_CLUSTER=1 test/kind/e2e.sh   # keep the cluster and its simulator (down.sh removes them)
+#   E2E_REUSE=1 test/kind/e2e.sh          # test on a kept cluster instead of a new one
 #   E2E_RUN=TestLoadBalancer test/kind/e2e.sh   # go test -run
 #   UP_SKIP_BUILD=1 test/kind/e2e.sh      # no build-all.sh; the images must exist
 #
@@ -67,6 +68,17 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# The tests start from a new cluster and simulator: what a crashed earlier run left
+# (namespaces, disks, load balancers) would fail the teardown checks. E2E_REUSE=1 (or
+# bench mode) keeps them, e.g. after E2E_KEEP_CLUSTER=1.
+leftovers() {
+  [[ -d $STATE ]] && return 0
+  "$KIND_SRC_DIR/docker.sh" status >/dev/null 2>&1 &&
+    docker ps -a -q --filter "label=io.x-k8s.kind.cluster=$CLUSTER" | grep -q .
+}
+if [[ $MODE == test && ${E2E_REUSE:-0} != 1 ]] && leftovers; then
+  timed "down.sh (left by an earlier run)" "$KIND_SRC_DIR/down.sh"
+fi
 timed "up.sh (cluster $CLUSTER)" "$KIND_SRC_DIR/up.sh"
 source "$STATE/env"
 export IAAS_ENDPOINT IAAS_CREDENTIALS IAAS_SOURCE_IP IAAS_ROUTE_TABLE IAAS_CLUSTER_ID
