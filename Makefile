@@ -7,6 +7,9 @@ FUZZTIME ?= 10s
 # Tests use binaries from here when present, so every tier tests what `build` built.
 export KUBE_IAAS_BIN := $(BIN)
 
+# The tiers share machine-wide things (ports, the kube-iaas-e2e cluster): never in parallel.
+.NOTPARALLEL:
+
 .PHONY: all build unit test lint fuzz demo demo-down demo-netns demo-netns-down bench clean \
 	test-sim test-dataplane test-sanity test-integration test-demo-netns test-demo test-e2e
 

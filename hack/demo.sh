@@ -32,7 +32,9 @@ if [[ ${1:-up} == down ]]; then
   exit 0
 fi
 [[ $(id -u) == 0 ]] || { echo "make demo needs root (Docker, routes, nftables, loop devices)" >&2; exit 1; }
-trap 'rc=$?; ((rc == 0)) || echo "make demo failed (exit $rc); its state is kept for a look (simulator log: $STATE/iaas-sim.log); make demo-down removes it" >&2' EXIT
+DOWN="make demo-down"
+[[ $CLUSTER == kube-iaas ]] || DOWN="KIND_CLUSTER=$CLUSTER make demo-down"
+trap 'rc=$?; ((rc == 0)) || echo "make demo failed (exit $rc); its state is kept for a look (simulator log: $STATE/iaas-sim.log); $DOWN removes it" >&2' EXIT
 timed "OS packages (hack/install-deps.sh)" ./hack/install-deps.sh
 
 timed "cluster, simulator and kube-iaas (test/kind/up.sh)" test/kind/up.sh
@@ -87,10 +89,10 @@ cat <<TXT
   Fail a node: stop the instance under notes-0 ($NOTES_NODE, $NOTES_INSTANCE); the pod
   comes back on another node with its disk, and the visit count goes on:
     bin/iaasctl StopInstances '{"instanceIds":["$NOTES_INSTANCE"]}' --wait
-    kubectl -n $NS get pods -o wide -w
+    kubectl -n $NS get pods -o wide             # again until notes-0 runs elsewhere
     curl http://$NOTES_IP/
     bin/iaasctl StartInstances '{"instanceIds":["$NOTES_INSTANCE"]}' --wait
 
   Simulator log: $STATE/iaas-sim.log
-  Tear down:     make demo-down
+  Tear down:     $DOWN
 TXT

@@ -15,7 +15,7 @@ if image_current "$BASE_IMAGE" "$HASH"; then echo "$BASE_IMAGE"; exit 0; fi
 debootstrap_rootfs() {
   # The debootstrap'd tree is reused while the package list is the same.
   [[ "$(cat "$ROOTFS/.done" 2>/dev/null)" == "$PKGS" ]] && return 0
-  command -v debootstrap >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >&2
+  command -v debootstrap >/dev/null || apt_install debootstrap
   rm -rf "$ROOTFS"
   nice -n 10 debootstrap --variant=minbase --include="$PKGS" bookworm "$ROOTFS" "$MIRROR" >"$KIND_ROOT/debootstrap.log" 2>&1 ||
     { tail -20 "$KIND_ROOT/debootstrap.log" >&2; return 1; }

@@ -42,7 +42,7 @@ csi_base() {
   hash=$(inputs_hash -- "$CSI_PKGS" "$(sed -n '/^csi_base()/,/^}/p' "$0")")
   image_current "$CSI_BASE_IMAGE" "$hash" && return 0
   if [[ "$(cat "$CSI_ROOTFS/.done" 2>/dev/null)" != "$CSI_PKGS" ]]; then
-    command -v debootstrap >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >&2
+    command -v debootstrap >/dev/null || apt_install debootstrap
     mkdir -p "$cachedir"
     if [[ -d $seed ]]; then cp -n "$seed"/*.deb "$cachedir/" 2>/dev/null || true; fi
     rm -rf "$CSI_ROOTFS"

@@ -35,8 +35,11 @@ build_sidecar() {
   [[ -n $src ]] || { log "cannot download $mod@$ver"; return 1; }
   dir=$SRC/$(basename "$(dirname "$mod")")-$(basename "$mod")@$ver
   if [[ ! -e $dir/.ready ]]; then
-    rm -rf "$dir" && cp -r "$src" "$dir" && chmod -R u+w "$dir"
-    if [[ -n $fixup ]]; then (cd "$dir" && $fixup); fi
+    # Each step checked: .ready must never mark a partial copy.
+    rm -rf "$dir"
+    cp -r "$src" "$dir" || return 1
+    chmod -R u+w "$dir" || return 1
+    if [[ -n $fixup ]]; then (cd "$dir" && $fixup) || return 1; fi
     touch "$dir/.ready"
   fi
   (cd "$dir" && CGO_ENABLED=0 GOFLAGS=-mod=mod nice -n 10 go build -trimpath \

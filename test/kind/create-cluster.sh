@@ -11,7 +11,7 @@ KUBECONFIG_OUT=${KIND_KUBECONFIG:-$KIND_ROOT/$CLUSTER.kubeconfig}
 kind=$("$KIND_SRC_DIR/install-kind.sh")
 "$KIND_SRC_DIR/build-node-image.sh" >/dev/null
 
-if "$kind" get clusters 2>/dev/null | grep -qx "$CLUSTER"; then
+if "$kind" get clusters 2>/dev/null | grep -x "$CLUSTER" >/dev/null; then
   log "cluster $CLUSTER exists"
 else
   cfg=$(mktemp)

@@ -18,7 +18,9 @@ start)
     step "apt-get install docker.io" bash -c 'DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io >/dev/null ||
       { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io >/dev/null; }'
   fi
-  nohup dockerd >"$KIND_ROOT/dockerd.log" 2>&1 &
+  # Its own session: a Ctrl-C or a CI timeout that ends the make which happened to
+  # start it must not stop the Docker every kind cluster of this machine runs on.
+  setsid nohup dockerd >"$KIND_ROOT/dockerd.log" 2>&1 </dev/null &
   echo $! >"$PIDFILE"
   for _ in $(seq 60); do running && break; sleep 0.5; done
   running || { tail -20 "$KIND_ROOT/dockerd.log" >&2; exit 1; }
@@ -27,7 +29,9 @@ start)
 stop)
   [[ -s $PIDFILE ]] || { log "no dockerd started by these scripts"; exit 0; }
   pid=$(cat "$PIDFILE")
-  if kill "$pid" 2>/dev/null; then
+  # The recorded PID may belong to another process by now (dockerd died, the machine
+  # restarted): only a dockerd is ours to stop.
+  if [[ $(cat "/proc/$pid/comm" 2>/dev/null) == dockerd ]] && kill "$pid" 2>/dev/null; then
     for _ in $(seq 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
     log "dockerd $pid stopped"
   fi

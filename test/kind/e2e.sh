@@ -14,7 +14,8 @@
 # Logs of every component go to $E2E_ARTIFACTS (default /var/tmp/kube-iaas-e2e-<time>)
 # when a step or a test fails.
 source "$(dirname "$0")/lib.sh"
-export KIND_CLUSTER=${KIND_CLUSTER:-kube-iaas-e2e}
+# Its own cluster, whatever KIND_CLUSTER the shell has (it may name a demo's).
+export KIND_CLUSTER=${E2E_CLUSTER:-kube-iaas-e2e}
 source "$KIND_SRC_DIR/images.env"
 source "$KIND_SRC_DIR/profile.sh"
 MODE=${1:-test}
@@ -74,11 +75,12 @@ trap 'exit 130' INT TERM
 leftovers() {
   [[ -d $STATE ]] && return 0
   "$KIND_SRC_DIR/docker.sh" status >/dev/null 2>&1 &&
-    docker ps -a -q --filter "label=io.x-k8s.kind.cluster=$CLUSTER" | grep -q .
+    [[ -n $(docker ps -a -q --filter "label=io.x-k8s.kind.cluster=$CLUSTER") ]]
 }
 if [[ $MODE == test && ${E2E_REUSE:-0} != 1 ]] && leftovers; then
   timed "down.sh (left by an earlier run)" "$KIND_SRC_DIR/down.sh"
 fi
+timed "OS packages (hack/install-deps.sh)" "$REPO_ROOT/hack/install-deps.sh"
 timed "up.sh (cluster $CLUSTER)" "$KIND_SRC_DIR/up.sh"
 source "$STATE/env"
 export IAAS_ENDPOINT IAAS_CREDENTIALS IAAS_SOURCE_IP IAAS_ROUTE_TABLE IAAS_CLUSTER_ID

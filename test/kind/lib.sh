@@ -39,6 +39,12 @@ with_lock() {
 
 image_exists() { docker image inspect "$1" >/dev/null 2>&1; }
 
+# apt_install PKG...: from Debian, refreshing the package lists only when needed.
+apt_install() {
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >&2 ||
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >&2; }
+}
+
 # Images built from inputs carry the hash of those inputs in this label; a script
 # rebuilds an image whose label differs (a changed script, a rebuilt binary).
 INPUTS_LABEL=io.kube-iaas.inputs
@@ -64,7 +70,9 @@ save_image_tars() {
   for img in "$@"; do
     f=$dir/$(echo "$img" | tr '/:' '__').tar
     if [[ -e $f && "$(cat "$f.id" 2>/dev/null)" == "$(docker image inspect -f '{{.Id}}' "$img")" ]]; then continue; fi
-    docker save -o "$f.tmp" "$img" && mv "$f.tmp" "$f"
+    rm -f "$f.id"
+    docker save -o "$f.tmp" "$img" || { rm -f "$f.tmp"; return 1; }
+    mv "$f.tmp" "$f"
     docker image inspect -f '{{.Id}}' "$img" >"$f.id"
   done
 }

@@ -63,8 +63,9 @@ YAML
 start_sim() {
   local pid
   if pid=$(sim_pid); then
-    kill "$pid"
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 100); do sim_pid >/dev/null || break; sleep 0.1; done
+    if sim_pid >/dev/null; then kill -KILL "$pid" 2>/dev/null || true; sleep 0.5; fi
   fi
   rm -f "$STATE/ready.json"
   setsid "$BIN/iaas-sim" --config "$STATE/config.yaml" --data-dir "$STATE/data" --listen "$GW:$PORT" \
@@ -155,12 +156,16 @@ wait_ready() {
   $K -n $ns rollout status deploy/iaas-cloud-controller-manager --timeout=120s
   $K wait --for=condition=Ready nodes --all --timeout=180s
   # The CCM has initialized every node: providerID set, uninitialized taint gone.
+  local initialized=0
   for i in $(seq 120); do
     if [[ -z $($K get nodes -o jsonpath='{range .items[*]}{.spec.taints[?(@.key=="node.cloudprovider.kubernetes.io/uninitialized")].key}{end}') ]] &&
-      ! $K get nodes -o jsonpath='{range .items[*]}{.spec.providerID}{"\n"}{end}' | grep -qv '^iaas://'; then break; fi
+      ! $K get nodes -o jsonpath='{range .items[*]}{.spec.providerID}{"\n"}{end}' | grep -v '^iaas://' >/dev/null; then
+      initialized=1
+      break
+    fi
     sleep 1
   done
-  ((i < 120)) || { log "nodes not initialized by the CCM"; return 1; }
+  ((initialized)) || { log "nodes not initialized by the CCM"; return 1; }
   $K -n $ns rollout status deploy/iaas-csi-controller --timeout=180s
   $K -n $ns rollout status ds/iaas-csi-node --timeout=180s
   $K -n $ns rollout status deploy/snapshot-controller --timeout=120s
