@@ -11,3 +11,6 @@ source "$(dirname "$0")/lib.sh"
 "$KIND_SRC_DIR/build-sidecars.sh" >/dev/null
 "$KIND_SRC_DIR/build-project-images.sh" >/dev/null
 "$KIND_SRC_DIR/build-node-image.sh"
+# Every rebuild leaves the previous image of a tag behind, untagged (the node image is
+# 2 GB, ours change with every commit): remove those of ours that no container uses.
+docker image prune -f --filter "label=$INPUTS_LABEL" >/dev/null
