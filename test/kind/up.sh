@@ -34,6 +34,17 @@ build_ours() {
 }
 timed "build iaas-sim, check images" build_ours
 timed "create cluster $CLUSTER" "$KIND_SRC_DIR/create-cluster.sh" >/dev/null
+# A kept cluster may have stopped nodes: an instance stopped through the IaaS (the demo's
+# failover recipe) and never started again, or every node after dockerd restarted. Up
+# means running: start them (the simulator sees them RUNNING at its next sync).
+start_stopped_nodes() {
+  local stopped
+  stopped=$(docker ps -aq --filter "label=io.x-k8s.kind.cluster=$CLUSTER" --filter status=exited --filter status=created)
+  [[ -z $stopped ]] && return 0
+  log "starting stopped nodes of $CLUSTER: $(docker inspect -f '{{.Name}}' $stopped | tr -d / | tr '\n' ' ')"
+  docker start $stopped >/dev/null
+}
+timed "start stopped nodes" start_stopped_nodes
 
 kind_network
 log "kind network: bridge $BRIDGE subnet $SUBNET gateway $GW; simulator API $ENDPOINT"
