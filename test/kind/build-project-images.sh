@@ -14,7 +14,9 @@
 source "$(dirname "$0")/lib.sh"
 source "$KIND_SRC_DIR/images.env"
 
-PROJ_BIN=$KIND_ROOT/project-bin
+# Two work trees building at once (parallel development) each set their own directory
+# and image names (images.env), or they would overwrite each other's binaries.
+PROJ_BIN=${KIND_PROJECT_BIN:-$KIND_ROOT/project-bin}
 CSI_BASE_IMAGE=${CSI_BASE_IMAGE:-kube-iaas/csi-node-base:bookworm}
 CSI_ROOTFS=$KIND_ROOT/rootfs-csi-bookworm
 CSI_PKGS=e2fsprogs,xfsprogs,util-linux,mount
