@@ -94,7 +94,9 @@ func TestLoadBalancerL7(t *testing.T) {
 	serveWho(t, nsA, ":8080", "a", nil)
 	serveWho(t, nsB, ":8080", "b", &sick)
 	serveWho(t, nsB, ":8081", "b2", nil)
-	be := func(ip netip.Addr, port int) iaasclient.Backend { return iaasclient.Backend{IP: ip.String(), Port: port} }
+	be := func(ip netip.Addr, port int) iaasclient.Backend {
+		return iaasclient.Backend{IP: ip.String(), Port: port}
+	}
 
 	vip, err := m.AllocateVIP(iaasclient.LoadBalancerInternal, "", nil)
 	if err != nil {
