@@ -43,6 +43,7 @@ var Actions = []string{
 	ActionDescribeVpcs, ActionDescribeRouteTables, ActionCreateRoutes, ActionDeleteRoutes,
 	ActionCreateLoadBalancer, ActionDescribeLoadBalancers, ActionModifyLoadBalancer, ActionDeleteLoadBalancer,
 	ActionCreateListeners, ActionModifyListener, ActionDeleteListeners,
+	ActionUploadCertificate, ActionDescribeCertificates, ActionDeleteCertificate,
 	ActionCreateDisk, ActionDescribeDisks, ActionDeleteDisk, ActionAttachDisk, ActionDetachDisk,
 	ActionResizeDisk, ActionModifyDisk,
 	ActionCreateSnapshot, ActionDescribeSnapshots, ActionDeleteSnapshot,

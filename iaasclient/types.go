@@ -142,6 +142,10 @@ type ListenerSpec struct {
 	// SourceRanges are the client CIDRs allowed; empty allows every client.
 	SourceRanges  []string      `json:"sourceRanges,omitempty"`
 	ProxyProtocol ProxyProtocol `json:"proxyProtocol,omitempty"`
+	// Rules and CertificateID are for HTTP/HTTPS listeners (types_l7.go); Backends
+	// is then the default group, for requests no rule matches.
+	Rules         []L7Rule `json:"rules,omitempty"`
+	CertificateID string   `json:"certificateId,omitempty"`
 }
 
 // Listener is a listener as the IaaS reports it.

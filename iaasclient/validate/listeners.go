@@ -15,33 +15,21 @@ func Listener(path string, l *iaasclient.ListenerSpec) *iaasclient.Error {
 	}
 	switch l.Protocol {
 	case iaasclient.ProtocolTCP, iaasclient.ProtocolUDP:
+		if len(l.Rules) > 0 || l.CertificateID != "" {
+			return Invalid(path+".rules", "rules and certificateId are for HTTP and HTTPS listeners")
+		}
+	case iaasclient.ProtocolHTTP, iaasclient.ProtocolHTTPS:
+		if err := l7Listener(path, l); err != nil {
+			return err
+		}
 	default:
-		return Invalid(path+".protocol", "must be TCP or UDP, got %q", Truncate(string(l.Protocol)))
+		return Invalid(path+".protocol", "must be TCP, UDP, HTTP or HTTPS, got %q", Truncate(string(l.Protocol)))
 	}
 	if l.Port < 1 || l.Port > 65535 {
 		return Invalid(path+".port", "must be 1-65535, got %d", l.Port)
 	}
-	if len(l.Backends) > MaxBackends {
-		return Invalid(path+".backends", "at most %d backends", MaxBackends)
-	}
-	seen := map[string]int{}
-	for i, b := range l.Backends {
-		bp := fmt.Sprintf("%s.backends[%d]", path, i)
-		a, err := IP(bp+".ip", b.IP)
-		if err != nil {
-			return err
-		}
-		if b.Port < 1 || b.Port > 65535 {
-			return Invalid(bp+".port", "must be 1-65535, got %d", b.Port)
-		}
-		if b.Weight < 0 || b.Weight > 100 {
-			return Invalid(bp+".weight", "must be 0-100, got %d", b.Weight)
-		}
-		k := netip.AddrPortFrom(a, uint16(b.Port)).String()
-		if j, dup := seen[k]; dup {
-			return Invalid(bp, "duplicates backends[%d] (%s)", j, k)
-		}
-		seen[k] = i
+	if err := backends(path, l.Backends); err != nil {
+		return err
 	}
 	if err := healthCheck(path+".healthCheck", l.HealthCheck); err != nil {
 		return err
@@ -109,8 +97,17 @@ func healthCheck(hp string, hc *iaasclient.HealthCheck) *iaasclient.Error {
 }
 
 // ListenerKey is what must be unique among the listeners of one load balancer.
+// HTTP and HTTPS listeners are TCP sockets too, so they share TCP's ports.
 func ListenerKey(l *iaasclient.ListenerSpec) string {
-	return fmt.Sprintf("%s/%d", l.Protocol, l.Port)
+	return fmt.Sprintf("%s/%d", SocketProtocol(l.Protocol), l.Port)
+}
+
+// SocketProtocol is the transport a listener's socket uses.
+func SocketProtocol(p iaasclient.Protocol) iaasclient.Protocol {
+	if p == iaasclient.ProtocolHTTP || p == iaasclient.ProtocolHTTPS {
+		return iaasclient.ProtocolTCP
+	}
+	return p
 }
 
 // Listeners checks new listener specs (at field[i]) on their own, against each other
@@ -153,4 +150,31 @@ func usedKeys(listeners []iaasclient.Listener, skip string) map[string]string {
 		}
 	}
 	return used
+}
+
+// backends checks one backend group at path+".backends".
+func backends(path string, bs []iaasclient.Backend) *iaasclient.Error {
+	if len(bs) > MaxBackends {
+		return Invalid(path+".backends", "at most %d backends", MaxBackends)
+	}
+	seen := map[string]int{}
+	for i, b := range bs {
+		bp := fmt.Sprintf("%s.backends[%d]", path, i)
+		a, err := IP(bp+".ip", b.IP)
+		if err != nil {
+			return err
+		}
+		if b.Port < 1 || b.Port > 65535 {
+			return Invalid(bp+".port", "must be 1-65535, got %d", b.Port)
+		}
+		if b.Weight < 0 || b.Weight > 100 {
+			return Invalid(bp+".weight", "must be 0-100, got %d", b.Weight)
+		}
+		k := netip.AddrPortFrom(a, uint16(b.Port)).String()
+		if j, dup := seen[k]; dup {
+			return Invalid(bp, "duplicates backends[%d] (%s)", j, k)
+		}
+		seen[k] = i
+	}
+	return nil
 }

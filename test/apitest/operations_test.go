@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	ic "github.com/kube-iaas/kube-iaas/iaasclient"
+	"github.com/kube-iaas/kube-iaas/test/testutil"
 )
 
 // TestEveryOperation calls every API action and the metadata endpoint at least once,
@@ -96,6 +97,42 @@ func TestEveryOperation(t *testing.T) {
 		if r.TotalCount != 0 {
 			t.Fatalf("deleted load balancer still described: %+v", r.LoadBalancers)
 		}
+	})
+
+	t.Run("Certificates", func(t *testing.T) {
+		certPEM, keyPEM := testutil.SelfSigned(t, "web.example.com").PEM(t)
+		_, err := c.UploadCertificate(ctx, &ic.UploadCertificateRequest{Name: "bad", CertificatePEM: "junk", PrivateKeyPEM: string(keyPEM)})
+		wantCode(t, "upload of junk PEM", err, ic.CodeInvalidParameter)
+		up := must[*ic.UploadCertificateResponse](t, "UploadCertificate")(c.UploadCertificate(ctx, &ic.UploadCertificateRequest{
+			Name: "web", CertificatePEM: string(certPEM), PrivateKeyPEM: string(keyPEM), Tags: map[string]string{"ingress": "u1"}}))
+		d := must[*ic.DescribeCertificatesResponse](t, "DescribeCertificates")(c.DescribeCertificates(ctx, &ic.DescribeCertificatesRequest{Tags: map[string]string{"ingress": "u1"}}))
+		if d.TotalCount != 1 || d.Certificates[0].CertificateID != up.CertificateID || d.Certificates[0].Name != "web" || d.Certificates[0].NotAfter.IsZero() {
+			t.Fatalf("certificates %+v", d.Certificates)
+		}
+		// An HTTPS listener with host and path rules names it; an unknown id is NotFound.
+		https := ic.ListenerSpec{Protocol: ic.ProtocolHTTPS, Port: 443, CertificateID: up.CertificateID, Rules: []ic.L7Rule{
+			{Host: "web.example.com", Path: "/api", PathType: ic.PathPrefix, Backends: []ic.Backend{{IP: "127.0.0.11", Port: 30081}}},
+		}}
+		bad := https
+		bad.CertificateID = "cert-0123456789ab"
+		_, err = c.CreateLoadBalancer(ctx, &ic.CreateLoadBalancerRequest{Name: "ing", Type: ic.LoadBalancerInternal, VpcID: vpcID, Listeners: []ic.ListenerSpec{bad}})
+		wantCode(t, "HTTPS listener with an unknown certificate", err, ic.CodeResourceNotFound)
+		lr := must[*ic.CreateLoadBalancerResponse](t, "CreateLoadBalancer L7")(c.CreateLoadBalancer(ctx, &ic.CreateLoadBalancerRequest{
+			Name: "ing", Type: ic.LoadBalancerInternal, VpcID: vpcID, Listeners: []ic.ListenerSpec{https,
+				{Protocol: ic.ProtocolHTTP, Port: 80, Backends: []ic.Backend{{IP: "127.0.0.12", Port: 30082}}}}}))
+		if task := must[*ic.Task](t, "WaitTask")(c.WaitTask(ctx, lr.TaskID)); task.State != ic.TaskSucceeded {
+			t.Fatalf("task %+v", task)
+		}
+		lbs := must[*ic.DescribeLoadBalancersResponse](t, "DescribeLoadBalancers")(c.DescribeLoadBalancers(ctx, &ic.DescribeLoadBalancersRequest{LoadBalancerIDs: []string{lr.LoadBalancerID}}))
+		if len(lbs.LoadBalancers) != 1 || len(lbs.LoadBalancers[0].Listeners) != 2 || len(lbs.LoadBalancers[0].Listeners[0].Rules) != 1 {
+			t.Fatalf("L7 load balancer %+v", lbs.LoadBalancers)
+		}
+		_, err = c.DeleteCertificate(ctx, &ic.DeleteCertificateRequest{CertificateID: up.CertificateID})
+		wantCode(t, "delete of a certificate in use", err, ic.CodeResourceInUse)
+		run(t, c, "DeleteLoadBalancer L7")(c.DeleteLoadBalancer(ctx, &ic.DeleteLoadBalancerRequest{LoadBalancerID: lr.LoadBalancerID}))
+		must[*ic.DeleteCertificateResponse](t, "DeleteCertificate")(c.DeleteCertificate(ctx, &ic.DeleteCertificateRequest{CertificateID: up.CertificateID}))
+		_, err = c.DeleteCertificate(ctx, &ic.DeleteCertificateRequest{CertificateID: up.CertificateID})
+		wantCode(t, "delete of a deleted certificate", err, ic.CodeResourceNotFound)
 	})
 
 	t.Run("Disks", func(t *testing.T) {

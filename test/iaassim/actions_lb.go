@@ -52,6 +52,9 @@ func (s *Server) createLoadBalancer(c *call, req *iaasclient.CreateLoadBalancerR
 	if err := validate.NewLoadBalancerListeners(len(req.Listeners), c.tenant.quotas.ListenersPerLoadBalancer); err != nil {
 		return nil, err
 	}
+	if err := s.certsExist(c, "listeners", req.Listeners...); err != nil {
+		return nil, err
+	}
 	vip, err := s.dp.LoadBalancers.AllocateVIP(req.Type, req.VIP, vips)
 	if err != nil {
 		return nil, dpError(err)
@@ -207,6 +210,9 @@ func (s *Server) createListeners(c *call, req *iaasclient.CreateListenersRequest
 	if err := validate.MoreListeners(len(lb.Listeners), len(req.Listeners), c.tenant.quotas.ListenersPerLoadBalancer); err != nil {
 		return nil, err
 	}
+	if err := s.certsExist(c, "listeners", req.Listeners...); err != nil {
+		return nil, err
+	}
 	n := clone(lb)
 	resp.ListenerIDs = []string{}
 	for _, sp := range req.Listeners {
@@ -239,6 +245,9 @@ func (s *Server) modifyListener(c *call, req *iaasclient.ModifyListenerRequest) 
 		return nil, validate.NotFound("listenerId", "listener", req.ListenerID)
 	}
 	if err := validate.ListenerUpdate("listener", &req.Listener, lb.Listeners, req.ListenerID); err != nil {
+		return nil, err
+	}
+	if err := s.certsExist(c, "listener", req.Listener); err != nil {
 		return nil, err
 	}
 	n := clone(lb)

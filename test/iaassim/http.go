@@ -257,6 +257,10 @@ func (s *Server) actions() map[string]actionFunc {
 			iaasclient.ActionModifyListener:        handle(s.modifyListener),
 			iaasclient.ActionDeleteListeners:       handle(s.deleteListeners),
 
+			iaasclient.ActionUploadCertificate:    handle(s.uploadCertificate),
+			iaasclient.ActionDescribeCertificates: handle(s.describeCertificates),
+			iaasclient.ActionDeleteCertificate:    handle(s.deleteCertificate),
+
 			iaasclient.ActionCreateDisk:    handle(s.createDisk),
 			iaasclient.ActionDescribeDisks: handle(s.describeDisks),
 			iaasclient.ActionDeleteDisk:    handle(s.deleteDisk),

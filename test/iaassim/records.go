@@ -90,3 +90,11 @@ func copyTags(m map[string]string) map[string]string {
 	}
 	return out
 }
+
+// certRec is an uploaded certificate with its PEM material (never in an answer).
+type certRec struct {
+	Tenant         string `json:"tenant"`
+	CertificatePEM string `json:"certificatePem"`
+	PrivateKeyPEM  string `json:"privateKeyPem"`
+	iaasclient.Certificate
+}

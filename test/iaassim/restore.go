@@ -27,7 +27,7 @@ func (s *Server) restore(ctx context.Context) error {
 	disks := sortedValues(s.state.disks, func(d *diskRec) bool { return d.State == iaasclient.DiskAttached })
 	s.state.mu.RUnlock()
 	for _, lb := range lbs {
-		if err := s.dp.LoadBalancers.Apply(ctx, lbSpec(lb)); err != nil {
+		if err := s.dp.LoadBalancers.Apply(ctx, s.lbSpec(lb)); err != nil {
 			s.log().Error(err, "Restoring a load balancer failed", "loadBalancer", lb.LoadBalancerID)
 		}
 	}

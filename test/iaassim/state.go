@@ -28,6 +28,7 @@ type state struct {
 	snapshots   map[string]*snapshotRec
 	tasks       map[string]*taskRec
 	tokens      map[string]*tokenRec
+	certs       map[string]*certRec
 	seq         uint64
 	// busyInstances counts running instance tasks per instance id; the backend sync
 	// leaves the state of a busy instance to its task.
@@ -64,6 +65,7 @@ func newState(st *store) (*state, error) {
 		snapshots:     map[string]*snapshotRec{},
 		tasks:         map[string]*taskRec{},
 		tokens:        map[string]*tokenRec{},
+		certs:         map[string]*certRec{},
 		busyInstances: map[string]int{},
 	}
 	if err := loadInto(st, bucketInstances, s.instances); err != nil {
@@ -85,6 +87,9 @@ func newState(st *store) (*state, error) {
 		return nil, err
 	}
 	if err := loadInto(st, bucketTokens, s.tokens); err != nil {
+		return nil, err
+	}
+	if err := loadInto(st, bucketCerts, s.certs); err != nil {
 		return nil, err
 	}
 	s.durable.cond = sync.NewCond(&s.durable.mu)
@@ -261,3 +266,6 @@ func newID(prefix string, taken func(string) bool) string {
 func has[T any](m map[string]*T) func(string) bool {
 	return func(id string) bool { _, ok := m[id]; return ok }
 }
+
+func (tx *txn) putCert(v *certRec) { put(tx, bucketCerts, tx.s.certs, v.CertificateID, v) }
+func (tx *txn) delCert(id string)  { del(tx, bucketCerts, tx.s.certs, id) }

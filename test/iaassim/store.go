@@ -19,9 +19,10 @@ const (
 	bucketSnapshots   = "snapshots"
 	bucketTasks       = "tasks"
 	bucketTokens      = "clientTokens"
+	bucketCerts       = "certificates"
 )
 
-var allBuckets = []string{bucketInstances, bucketRouteTables, bucketLBs, bucketDisks, bucketSnapshots, bucketTasks, bucketTokens}
+var allBuckets = []string{bucketInstances, bucketRouteTables, bucketLBs, bucketDisks, bucketSnapshots, bucketTasks, bucketTokens, bucketCerts}
 
 // store is the durable copy of the state: one bbolt file, fsynced on every commit
 // (NoSync stays false), so a commit that returned survives kill -9 and power loss.

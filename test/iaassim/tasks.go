@@ -156,9 +156,23 @@ func (s *Server) taskCreateSnapshot(ctx context.Context, t *taskRec) bool {
 	})
 }
 
-func lbSpec(lb *lbRec) dataplane.LoadBalancerSpec {
+// lbSpec is what the data plane gets of lb, with the PEM of the certificates its
+// HTTPS listeners name (a certificate deleted meanwhile is left out: Apply then fails
+// that listener, and the load balancer goes to ERROR).
+func (s *Server) lbSpec(lb *lbRec) dataplane.LoadBalancerSpec {
 	c := clone(lb)
-	return dataplane.LoadBalancerSpec{LoadBalancerID: c.LoadBalancerID, VIP: c.VIP, Listeners: c.Listeners}
+	spec := dataplane.LoadBalancerSpec{LoadBalancerID: c.LoadBalancerID, VIP: c.VIP, Listeners: c.Listeners}
+	s.state.mu.RLock()
+	defer s.state.mu.RUnlock()
+	for _, l := range c.Listeners {
+		if cert := s.state.certs[l.CertificateID]; l.CertificateID != "" && cert != nil && cert.Tenant == lb.Tenant {
+			if spec.Certificates == nil {
+				spec.Certificates = map[string]dataplane.Certificate{}
+			}
+			spec.Certificates[l.CertificateID] = dataplane.Certificate{CertPEM: []byte(cert.CertificatePEM), KeyPEM: []byte(cert.PrivateKeyPEM)}
+		}
+	}
+	return spec
 }
 
 func (s *Server) taskLoadBalancer(ctx context.Context, t *taskRec) bool {
@@ -182,7 +196,7 @@ func (s *Server) taskLoadBalancer(ctx context.Context, t *taskRec) bool {
 			}
 		})
 	}
-	terr := dpError(s.dp.LoadBalancers.Apply(ctx, lbSpec(lb)))
+	terr := dpError(s.dp.LoadBalancers.Apply(ctx, s.lbSpec(lb)))
 	return s.complete(t, terr, func(tx *txn) {
 		cur := s.state.lbs[lb.LoadBalancerID]
 		if cur == nil || cur.State == iaasclient.LoadBalancerDeleting {

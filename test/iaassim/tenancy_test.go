@@ -10,17 +10,18 @@ import (
 
 	"github.com/kube-iaas/kube-iaas/iaasclient"
 	"github.com/kube-iaas/kube-iaas/test/iaassim/simproc"
+	"github.com/kube-iaas/kube-iaas/test/testutil"
 )
 
 // ids names one resource of each kind.
 type ids struct {
-	Instance, Disk, Snapshot, LB, Listener, RouteTable, Route, Task, Vpc string
+	Instance, Disk, Snapshot, LB, Listener, RouteTable, Route, Task, Vpc, Cert string
 }
 
 var missing = ids{
 	Instance: "ins-0123456789ab", Disk: "disk-0123456789ab", Snapshot: "snap-0123456789ab", LB: "lb-0123456789ab",
 	Listener: "lsn-0123456789ab", RouteTable: "rtb-0123456789ab", Route: "route-0123456789ab", Task: "task-0123456789ab",
-	Vpc: "vpc-0123456789ab",
+	Vpc: "vpc-0123456789ab", Cert: "cert-0123456789ab",
 }
 
 // requestFor is a request of action that names the resources of x.
@@ -78,11 +79,19 @@ func requestFor(action string, x ids) any {
 		return iaasclient.DescribeTaskRequest{TaskID: x.Task}
 	case iaasclient.ActionDescribeQuotas:
 		return iaasclient.DescribeQuotasRequest{}
+	case iaasclient.ActionUploadCertificate:
+		// Names no resource: the new certificate is the caller's. Without PEM it is
+		// refused alike for everyone, which is all this matrix can compare.
+		return iaasclient.UploadCertificateRequest{Name: "t", ClientToken: "tenancy"}
+	case iaasclient.ActionDescribeCertificates:
+		return iaasclient.DescribeCertificatesRequest{CertificateIDs: []string{x.Cert}}
+	case iaasclient.ActionDeleteCertificate:
+		return iaasclient.DeleteCertificateRequest{CertificateID: x.Cert}
 	}
 	return nil
 }
 
-var idPattern = regexp.MustCompile(`\b(ins|disk|snap|lb|lsn|rtb|route|task|vpc)-[0-9a-z]+\b`)
+var idPattern = regexp.MustCompile(`\b(ins|disk|snap|lb|lsn|rtb|route|task|vpc|cert)-[0-9a-z]+\b`)
 
 // normalized is what an answer reveals, with request ids dropped and resource ids
 // replaced by their kind, so answers about different ids compare equal.
@@ -118,6 +127,9 @@ func setupTenancy(t *testing.T, e *env) (alpha, beta ids) {
 	alpha.Listener = describeLB(t, c, e, lb.LoadBalancerID).Listeners[0].ListenerID
 	rt := must[iaasclient.CreateRoutesResponse](t, c, "CreateRoutes", iaasclient.CreateRoutesRequest{RouteTableID: "rtb-alpha", Routes: routes(alpha.Instance, "10.244.0.0/24")})
 	alpha.Route = rt.Routes[0].RouteID
+	certPEM, keyPEM := testutil.SelfSigned(t, "a.example.com").PEM(t)
+	cert := must[iaasclient.UploadCertificateResponse](t, c, "UploadCertificate", iaasclient.UploadCertificateRequest{Name: "a", CertificatePEM: string(certPEM), PrivateKeyPEM: string(keyPEM)})
+	alpha.Cert = cert.CertificateID
 
 	b := e.beta()
 	beta.Instance = instanceID(t, b, "127.0.0.21")
@@ -130,7 +142,7 @@ func setupTenancy(t *testing.T, e *env) (alpha, beta ids) {
 func alphaView(t *testing.T, e *env) string {
 	c := e.client(alphaCreds, ipAdmin)
 	var parts []string
-	for _, a := range []string{"DescribeInstances", "DescribeRouteTables", "DescribeLoadBalancers", "DescribeDisks", "DescribeSnapshots", "DescribeQuotas"} {
+	for _, a := range []string{"DescribeInstances", "DescribeRouteTables", "DescribeLoadBalancers", "DescribeDisks", "DescribeSnapshots", "DescribeQuotas", "DescribeCertificates"} {
 		r, err := c.Do(context.Background(), a, struct{}{})
 		if err != nil || r.Status != 200 {
 			t.Fatalf("%s: %v %v", a, err, r)
@@ -144,7 +156,7 @@ func TestTenancyMatrix(t *testing.T) {
 	e := newEnv(t, 0)
 	alpha, beta := setupTenancy(t, e)
 	before := alphaView(t, e)
-	alphaIDs := []string{alpha.Instance, alpha.Disk, alpha.Snapshot, alpha.LB, alpha.Listener, alpha.Route, alpha.Task, alpha.Vpc, alpha.RouteTable}
+	alphaIDs := []string{alpha.Instance, alpha.Disk, alpha.Snapshot, alpha.LB, alpha.Listener, alpha.Route, alpha.Task, alpha.Vpc, alpha.RouteTable, alpha.Cert}
 
 	spoofed := e.client(alphaCreds, ipUnknown)
 	spoofed.Header = http.Header{

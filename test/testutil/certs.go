@@ -117,3 +117,14 @@ func (c *Cert) CertPool() *x509.CertPool {
 	p.AddCert(c.Cert)
 	return p
 }
+
+// PEM returns the certificate and its key PEM-encoded (an upload to the IaaS).
+func (c *Cert) PEM(t testing.TB) (certPEM, keyPEM []byte) {
+	t.Helper()
+	k, err := x509.MarshalECPrivateKey(c.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.DER}),
+		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: k})
+}

@@ -68,6 +68,14 @@ type LoadBalancerSpec struct {
 	LoadBalancerID string
 	VIP            string
 	Listeners      []iaasclient.Listener
+	// Certificates holds the PEM material of each certificate id an HTTPS listener
+	// names.
+	Certificates map[string]Certificate
+}
+
+// Certificate is a TLS certificate chain and its private key, PEM-encoded.
+type Certificate struct {
+	CertPEM, KeyPEM []byte
 }
 
 // LoadBalancers serves VIPs and listeners.

@@ -24,6 +24,9 @@ type backend struct {
 	key    string // ip:port, also the health-state key
 	addr   netip.AddrPort
 	weight int
+	// hp is the health check of the L7 group the backend came from (nil: the
+	// listener's).
+	hp *healthParams
 }
 
 // listenerConfig is the parsed, immutable form of a ListenerSpec. A listener holds it
@@ -37,6 +40,7 @@ type listenerConfig struct {
 	affinityTimeout time.Duration
 	proxyV2         bool
 	health          healthParams
+	l7              *l7Config // HTTP and HTTPS listeners (l7.go)
 }
 
 type healthParams struct {
@@ -52,24 +56,15 @@ func parseListener(spec iaasclient.ListenerSpec) (*listenerConfig, error) {
 	if spec.Port < 1 || spec.Port > 65535 {
 		return nil, fmt.Errorf("port %d out of range", spec.Port)
 	}
-	if spec.Protocol != iaasclient.ProtocolTCP && spec.Protocol != iaasclient.ProtocolUDP {
-		return nil, fmt.Errorf("protocol %q is not TCP or UDP", spec.Protocol)
+	switch spec.Protocol {
+	case iaasclient.ProtocolTCP, iaasclient.ProtocolUDP, iaasclient.ProtocolHTTP, iaasclient.ProtocolHTTPS:
+	default:
+		return nil, fmt.Errorf("protocol %q is not TCP, UDP, HTTP or HTTPS", spec.Protocol)
 	}
 	c := &listenerConfig{spec: spec}
-	for _, b := range spec.Backends {
-		a, err := netip.ParseAddr(b.IP)
-		if err != nil || b.Port < 1 || b.Port > 65535 {
-			return nil, fmt.Errorf("backend %s:%d is not an address and port", b.IP, b.Port)
-		}
-		w := b.Weight
-		if w == 0 {
-			w = DefaultWeight
-		}
-		if w < 0 {
-			return nil, fmt.Errorf("backend %s:%d: negative weight", b.IP, b.Port)
-		}
-		ap := netip.AddrPortFrom(a.Unmap(), uint16(b.Port))
-		c.backends = append(c.backends, backend{key: ap.String(), addr: ap, weight: w})
+	var err error
+	if c.backends, err = parseBackends(spec.Backends, nil); err != nil {
+		return nil, err
 	}
 	for _, r := range spec.SourceRanges {
 		p, err := netip.ParsePrefix(r)
@@ -103,35 +98,40 @@ func parseListener(spec iaasclient.ListenerSpec) (*listenerConfig, error) {
 		c.health.enabled = false
 	}
 	if h != nil {
-		switch h.Protocol {
-		case iaasclient.HealthCheckTCP, "":
-		case iaasclient.HealthCheckHTTP:
-			c.health.http = true
-			c.health.path = h.Path
-			if c.health.path == "" {
-				c.health.path = "/"
-			}
-		default:
-			return nil, fmt.Errorf("health check protocol %q is not TCP or HTTP", h.Protocol)
-		}
-		c.health.port = h.Port
-		if h.IntervalSeconds > 0 {
-			c.health.interval = time.Duration(h.IntervalSeconds) * time.Second
-		}
-		if h.TimeoutSeconds > 0 {
-			c.health.timeout = time.Duration(h.TimeoutSeconds) * time.Second
-		}
-		if h.HealthyThreshold > 0 {
-			c.health.healthy = h.HealthyThreshold
-		}
-		if h.UnhealthyThreshold > 0 {
-			c.health.unhealthy = h.UnhealthyThreshold
+		if err := c.health.apply(h); err != nil {
+			return nil, err
 		}
 	}
 	if c.health.timeout > c.health.interval {
 		c.health.timeout = c.health.interval
 	}
+	if spec.Protocol == iaasclient.ProtocolHTTP || spec.Protocol == iaasclient.ProtocolHTTPS {
+		if err := c.parseL7(); err != nil {
+			return nil, err
+		}
+	}
 	return c, nil
+}
+
+// parseBackends parses one backend group; hp is the group's own health check.
+func parseBackends(bs []iaasclient.Backend, hp *healthParams) ([]backend, error) {
+	var out []backend
+	for _, b := range bs {
+		a, err := netip.ParseAddr(b.IP)
+		if err != nil || b.Port < 1 || b.Port > 65535 {
+			return nil, fmt.Errorf("backend %s:%d is not an address and port", b.IP, b.Port)
+		}
+		w := b.Weight
+		if w == 0 {
+			w = DefaultWeight
+		}
+		if w < 0 {
+			return nil, fmt.Errorf("backend %s:%d: negative weight", b.IP, b.Port)
+		}
+		ap := netip.AddrPortFrom(a.Unmap(), uint16(b.Port))
+		out = append(out, backend{key: ap.String(), addr: ap, weight: w, hp: hp})
+	}
+	return out, nil
 }
 
 // allowed reports whether a client may use the listener (source ranges).
@@ -146,4 +146,37 @@ func (c *listenerConfig) allowed(client netip.Addr) bool {
 		}
 	}
 	return false
+}
+
+// apply sets the fields h gives (0 keeps p's value).
+func (p *healthParams) apply(h *iaasclient.HealthCheck) error {
+	switch h.Protocol {
+	case iaasclient.HealthCheckTCP, "":
+		p.http, p.path = false, ""
+	case iaasclient.HealthCheckHTTP:
+		p.http = true
+		p.path = h.Path
+		if p.path == "" {
+			p.path = "/"
+		}
+	default:
+		return fmt.Errorf("health check protocol %q is not TCP or HTTP", h.Protocol)
+	}
+	p.port = h.Port
+	if h.IntervalSeconds > 0 {
+		p.interval = time.Duration(h.IntervalSeconds) * time.Second
+	}
+	if h.TimeoutSeconds > 0 {
+		p.timeout = time.Duration(h.TimeoutSeconds) * time.Second
+	}
+	if h.HealthyThreshold > 0 {
+		p.healthy = h.HealthyThreshold
+	}
+	if h.UnhealthyThreshold > 0 {
+		p.unhealthy = h.UnhealthyThreshold
+	}
+	if p.timeout > p.interval {
+		p.timeout = p.interval
+	}
+	return nil
 }

@@ -148,11 +148,15 @@ func (l *listener) checkRound(ctx context.Context, cfg *listenerConfig) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := probe(ctx, cfg.health, b)
+			p := cfg.health
+			if b.hp != nil {
+				p = *b.hp
+			}
+			err := probe(ctx, p, b)
 			if ctx.Err() != nil {
 				return
 			}
-			if changed, now := l.health.record(b.key, err == nil, cfg.health); changed {
+			if changed, now := l.health.record(b.key, err == nil, p); changed {
 				klog.InfoS("Backend health changed", "loadBalancer", l.lbID, "listener", l.id,
 					"backend", b.key, "healthy", now, "err", err)
 				if l.onChange != nil {

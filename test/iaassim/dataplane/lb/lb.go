@@ -25,6 +25,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/kube-iaas/kube-iaas/iaasclient"
+	"github.com/kube-iaas/kube-iaas/iaasclient/validate"
 	"github.com/kube-iaas/kube-iaas/test/iaassim/dataplane"
 	"github.com/kube-iaas/kube-iaas/test/iaassim/dataplane/hostfw"
 	"github.com/kube-iaas/kube-iaas/test/iaassim/dataplane/router"
@@ -199,10 +200,13 @@ func (m *Manager) Apply(ctx context.Context, spec dataplane.LoadBalancerSpec) er
 	seen := map[string]string{}
 	for _, ls := range spec.Listeners {
 		c, err := parseListener(ls.ListenerSpec)
+		if err == nil {
+			err = c.setCert(spec.Certificates)
+		}
 		if err != nil {
 			return iaasclient.Errorf(iaasclient.CodeInvalidParameter, "listener %s: %v", ls.ListenerID, err)
 		}
-		pp := fmt.Sprintf("%s/%d", ls.Protocol, ls.Port)
+		pp := validate.ListenerKey(&ls.ListenerSpec)
 		if other, dup := seen[pp]; dup {
 			return iaasclient.Errorf(iaasclient.CodeInvalidParameter, "listeners %s and %s both use %s", other, ls.ListenerID, pp)
 		}
@@ -257,6 +261,8 @@ func (m *Manager) Apply(ctx context.Context, spec dataplane.LoadBalancerSpec) er
 		case m.kernelFor(c):
 			l.kernel = true
 			l.startKernel()
+		case c.l7 != nil:
+			err = l.startHTTP(vip, m.cfg.DialTimeout)
 		case c.spec.Protocol == iaasclient.ProtocolTCP:
 			err = l.startTCP(vip, m.cfg.DialTimeout)
 		default:

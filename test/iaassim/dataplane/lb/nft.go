@@ -37,7 +37,7 @@ import (
 // with haproxy.
 
 // kernelCapable reports whether a listener can be served by DNAT rules.
-func kernelCapable(c *listenerConfig) bool { return !c.proxyV2 }
+func kernelCapable(c *listenerConfig) bool { return !c.proxyV2 && c.l7 == nil }
 
 // renderNft writes the whole table for the current load balancers.
 func (m *Manager) renderNft() string {

@@ -4,9 +4,14 @@
 package simtest
 
 import (
+	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -81,7 +86,8 @@ func wait(t *testing.T, c *ic.Client, taskID string) {
 	}
 }
 
-// Routes, a load balancer and an attached disk made through the API survive kill -9 of
+// Routes, a load balancer (with an HTTPS layer-7 listener whose certificate the IaaS
+// holds) and an attached disk made through the API survive kill -9 of
 // the simulator (the kernel path keeps forwarding while it is down), and come back from
 // the store after the host lost them all (as after a reboot); with the kernel load
 // balancer and with the Go proxy.
@@ -153,10 +159,21 @@ func testRestart(t *testing.T, lbMode string) {
 	}
 	hc := &ic.HealthCheck{Protocol: ic.HealthCheckTCP, IntervalSeconds: 1, TimeoutSeconds: 1, HealthyThreshold: 1, UnhealthyThreshold: 1}
 	backends := []ic.Backend{{IP: aIP.String(), Port: 8080}, {IP: cIP.String(), Port: 8080}}
+	// An HTTPS listener (layer 7, always the Go proxy) with a certificate held by the
+	// IaaS: host c.example.com goes to c only, other hosts to the default group a.
+	tlsCert := testutil.SelfSigned(t, "c.example.com")
+	certPEM, keyPEM := tlsCert.PEM(t)
+	up, err := api.UploadCertificate(ctx, &ic.UploadCertificateRequest{Name: "web", CertificatePEM: string(certPEM), PrivateKeyPEM: string(keyPEM)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	https := ic.ListenerSpec{Protocol: ic.ProtocolHTTPS, Port: 443, CertificateID: up.CertificateID, Backends: backends[:1], HealthCheck: hc,
+		Rules: []ic.L7Rule{{Host: "c.example.com", Path: "/", PathType: ic.PathPrefix, Backends: backends[1:]}}}
 	lbr, err := api.CreateLoadBalancer(ctx, &ic.CreateLoadBalancerRequest{Name: "web", Type: ic.LoadBalancerInternal, VpcID: "vpc-t1", ClientToken: "lb1",
 		Listeners: []ic.ListenerSpec{
 			{Protocol: ic.ProtocolTCP, Port: 80, Backends: backends, HealthCheck: hc},
 			{Protocol: ic.ProtocolTCP, Port: 81, Backends: backends, HealthCheck: hc, ProxyProtocol: ic.ProxyProtocolNone, SessionAffinity: ic.SessionAffinityClientIP},
+			https,
 		}})
 	if err != nil {
 		t.Fatal(err)
@@ -198,6 +215,18 @@ func testRestart(t *testing.T, lbMode string) {
 		dptest.Eventually(t, 15*time.Second, what+": LB port 81", func() error {
 			_, err := dptest.HTTPGet(cl, "http://"+vip+":81/", time.Second)
 			return err
+		})
+		dptest.Eventually(t, 15*time.Second, what+": HTTPS listener by host", func() error {
+			for host, want := range map[string]string{"c.example.com": "c", "other.example.com": "a"} {
+				got, err := httpsGet(cl, vip, host, tlsCert.DER)
+				if err != nil {
+					return err
+				}
+				if got != want {
+					return fmt.Errorf("Host %s: %q, want %q", host, got, want)
+				}
+			}
+			return nil
 		})
 		dptest.Eventually(t, 15*time.Second, what+": pod a -> pod c", func() error {
 			conn, err := dptest.Dial(a, "tcp", "10.244.33.1", "10.244.34.1:9090", time.Second)
@@ -254,4 +283,39 @@ func testRestart(t *testing.T, lbMode string) {
 	startSim(t, lbMode, b.Config().Bridge, prefix, dataDir, table)
 	check("after restart")
 	t.Log("VIP, listeners, routes and the attachment are back after kill -9 and the loss of the data plane")
+}
+
+// httpsGet requests https://vip/ with host from inside ns and checks that the LB
+// presented the uploaded certificate (leaf DER).
+func httpsGet(ns, vip, host string, leaf []byte) (string, error) {
+	tr := &http.Transport{
+		DialContext: func(_ context.Context, network, addr string) (net.Conn, error) {
+			return dptest.Dial(ns, network, "", addr, time.Second)
+		},
+		TLSClientConfig:   &tls.Config{InsecureSkipVerify: true}, // the leaf is compared below
+		ForceAttemptHTTP2: true,
+		DisableKeepAlives: true,
+	}
+	defer tr.CloseIdleConnections()
+	req, err := http.NewRequest(http.MethodGet, "https://"+vip+"/", nil)
+	if err != nil {
+		return "", err
+	}
+	req.Host = host
+	resp, err := (&http.Client{Transport: tr, Timeout: 2 * time.Second}).Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", err
+	}
+	if resp.TLS == nil || len(resp.TLS.PeerCertificates) == 0 || !bytes.Equal(resp.TLS.PeerCertificates[0].Raw, leaf) {
+		return "", errors.New("the LB did not present the uploaded certificate")
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("status %d: %s", resp.StatusCode, body)
+	}
+	return string(body), nil
 }
