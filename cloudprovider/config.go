@@ -32,6 +32,7 @@ import (
 //	loadBalancer:
 //	  defaultType: public                   # public | internal, when a Service says nothing
 //	  subnetId: subnet-1                    # subnet for internal VIPs (optional)
+//	  backendUpdateDelay: 1s                # node changes within this are one write per LB (0s: write each at once; max 5s)
 //	fencedFailover:
 //	  enabled: true                         # default true
 //	  period: 5s                            # how often instance states are checked
@@ -57,6 +58,24 @@ type Config struct {
 type LoadBalancerConfig struct {
 	DefaultType ic.LoadBalancerType `json:"defaultType,omitempty"`
 	SubnetID    string              `json:"subnetId,omitempty"`
+	// BackendUpdateDelay is how long a node change may wait for others before the
+	// backends of an LB are written: a burst of joins is one write per LB instead of
+	// one per service-controller pass. A pointer: absent means the default, 0s off.
+	BackendUpdateDelay *Duration `json:"backendUpdateDelay,omitempty"`
+}
+
+// DefaultBackendUpdateDelay is the default of loadBalancer.backendUpdateDelay.
+const (
+	DefaultBackendUpdateDelay = time.Second
+	maxBackendUpdateDelay     = 5 * time.Second
+)
+
+// BackendDelay is the effective loadBalancer.backendUpdateDelay.
+func (c *LoadBalancerConfig) BackendDelay() time.Duration {
+	if c.BackendUpdateDelay == nil {
+		return DefaultBackendUpdateDelay
+	}
+	return c.BackendUpdateDelay.Duration
 }
 
 // FencedFailoverConfig configures the out-of-service taint controller.
@@ -191,6 +210,9 @@ func (c *Config) Validate() error {
 	case ic.LoadBalancerPublic, ic.LoadBalancerInternal:
 	default:
 		return bad("loadBalancer.defaultType", fmt.Sprintf("must be public or internal, got %q", c.LoadBalancer.DefaultType))
+	}
+	if d := c.LoadBalancer.BackendDelay(); d < 0 || d > maxBackendUpdateDelay {
+		return bad("loadBalancer.backendUpdateDelay", fmt.Sprintf("must be between 0s and %v, got %v", maxBackendUpdateDelay, d))
 	}
 	if c.CacheTTL.Duration < 0 || c.CacheTTL.Duration > maxCacheTTL {
 		return bad("cacheTTL", fmt.Sprintf("must be between 0 and %v, got %v", maxCacheTTL, c.CacheTTL.Duration))

@@ -109,6 +109,9 @@ func (c *Cloud) Initialize(b cloudprovider.ControllerClientBuilder, stop <-chan 
 	bc.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: kube.CoreV1().Events("")})
 	go func() { <-stop; bc.Shutdown() }()
 	c.SetKubeClient(kube, bc.NewRecorder(scheme.Scheme, v1.EventSource{Component: "iaas-cloud-controller-manager"}))
+	if d := c.cfg.LoadBalancer.BackendDelay(); d > 0 {
+		c.lbs.startCoalescing(d, nil, stop)
+	}
 }
 
 // SetKubeClient wires the Kubernetes side; Initialize calls it, tests call it directly.
