@@ -37,6 +37,10 @@ import (
 //	  enabled: true                         # default true
 //	  period: 5s                            # how often instance states are checked
 //	  releasePods: true                     # default true: force-delete the terminating pods of fenced nodes
+//	orphanSweeper:
+//	  enabled: true                         # default true: delete LBs of this cluster whose Service is gone
+//	  gracePeriod: 10m                      # how long an LB must stay orphaned before it is deleted
+//	  period: 1m                            # how often the sweeper looks
 //	cacheTTL: 5s                            # how long an IaaS Describe answer is reused
 type Config struct {
 	Endpoint        string       `json:"endpoint"`
@@ -51,8 +55,28 @@ type Config struct {
 	LocalAddr      string               `json:"localAddr,omitempty"`
 	LoadBalancer   LoadBalancerConfig   `json:"loadBalancer"`
 	FencedFailover FencedFailoverConfig `json:"fencedFailover"`
+	OrphanSweeper  OrphanSweeperConfig  `json:"orphanSweeper"`
 	CacheTTL       Duration             `json:"cacheTTL"`
 }
+
+// OrphanSweeperConfig configures the deletion of load balancers whose Service is gone.
+type OrphanSweeperConfig struct {
+	// Enabled is a pointer so that an absent field means the default (on).
+	Enabled     *bool    `json:"enabled,omitempty"`
+	GracePeriod Duration `json:"gracePeriod,omitempty"`
+	Period      Duration `json:"period,omitempty"`
+}
+
+// SweeperEnabled reports whether the orphan sweeper runs.
+func (c *Config) SweeperEnabled() bool {
+	return c.OrphanSweeper.Enabled == nil || *c.OrphanSweeper.Enabled
+}
+
+// Defaults of the orphan sweeper.
+const (
+	DefaultSweeperGrace  = 10 * time.Minute
+	DefaultSweeperPeriod = time.Minute
+)
 
 // LoadBalancerConfig holds defaults for Services that do not say otherwise.
 type LoadBalancerConfig struct {
@@ -158,6 +182,12 @@ func (c *Config) setDefaults() {
 	if c.FencedFailover.Period.Duration == 0 {
 		c.FencedFailover.Period.Duration = DefaultFailoverPeriod
 	}
+	if c.OrphanSweeper.GracePeriod.Duration == 0 {
+		c.OrphanSweeper.GracePeriod.Duration = DefaultSweeperGrace
+	}
+	if c.OrphanSweeper.Period.Duration == 0 {
+		c.OrphanSweeper.Period.Duration = DefaultSweeperPeriod
+	}
 	if c.LoadBalancer.DefaultType == "" {
 		c.LoadBalancer.DefaultType = ic.LoadBalancerPublic
 	}
@@ -213,6 +243,12 @@ func (c *Config) Validate() error {
 	}
 	if d := c.LoadBalancer.BackendDelay(); d < 0 || d > maxBackendUpdateDelay {
 		return bad("loadBalancer.backendUpdateDelay", fmt.Sprintf("must be between 0s and %v, got %v", maxBackendUpdateDelay, d))
+	}
+	if c.OrphanSweeper.GracePeriod.Duration < 0 {
+		return bad("orphanSweeper.gracePeriod", fmt.Sprintf("must not be negative, got %v", c.OrphanSweeper.GracePeriod.Duration))
+	}
+	if c.OrphanSweeper.Period.Duration < time.Second {
+		return bad("orphanSweeper.period", fmt.Sprintf("must be at least 1s, got %v", c.OrphanSweeper.Period.Duration))
 	}
 	if c.CacheTTL.Duration < 0 || c.CacheTTL.Duration > maxCacheTTL {
 		return bad("cacheTTL", fmt.Sprintf("must be between 0 and %v, got %v", maxCacheTTL, c.CacheTTL.Duration))

@@ -138,6 +138,7 @@ func (c *Cloud) SetInformers(f informers.SharedInformerFactory) {
 	lister := f.Core().V1().Nodes().Lister()
 	if c.stop != nil {
 		c.lbs.startBackendResync(f.Core().V1().Nodes().Informer(), lister, f.Core().V1().Services().Lister(), c.stop)
+		c.startSweeper(f)
 	}
 	if c.routes != nil {
 		c.routes.nodes = func(name string) *v1.Node {
