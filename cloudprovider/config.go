@@ -32,10 +32,15 @@ import (
 //	loadBalancer:
 //	  defaultType: public                   # public | internal, when a Service says nothing
 //	  subnetId: subnet-1                    # subnet for internal VIPs (optional)
+//	  backendUpdateDelay: 1s                # node changes within this are one write per LB (0s: write each at once; max 5s)
 //	fencedFailover:
 //	  enabled: true                         # default true
 //	  period: 5s                            # how often instance states are checked
 //	  releasePods: true                     # default true: force-delete the terminating pods of fenced nodes
+//	orphanSweeper:
+//	  enabled: true                         # default true: delete LBs of this cluster whose Service is gone
+//	  gracePeriod: 10m                      # how long an LB must stay orphaned before it is deleted
+//	  period: 1m                            # how often the sweeper looks
 //	cacheTTL: 5s                            # how long an IaaS Describe answer is reused
 type Config struct {
 	Endpoint        string       `json:"endpoint"`
@@ -50,13 +55,51 @@ type Config struct {
 	LocalAddr      string               `json:"localAddr,omitempty"`
 	LoadBalancer   LoadBalancerConfig   `json:"loadBalancer"`
 	FencedFailover FencedFailoverConfig `json:"fencedFailover"`
+	OrphanSweeper  OrphanSweeperConfig  `json:"orphanSweeper"`
 	CacheTTL       Duration             `json:"cacheTTL"`
 }
+
+// OrphanSweeperConfig configures the deletion of load balancers whose Service is gone.
+type OrphanSweeperConfig struct {
+	// Enabled is a pointer so that an absent field means the default (on).
+	Enabled     *bool    `json:"enabled,omitempty"`
+	GracePeriod Duration `json:"gracePeriod,omitempty"`
+	Period      Duration `json:"period,omitempty"`
+}
+
+// SweeperEnabled reports whether the orphan sweeper runs.
+func (c *Config) SweeperEnabled() bool {
+	return c.OrphanSweeper.Enabled == nil || *c.OrphanSweeper.Enabled
+}
+
+// Defaults of the orphan sweeper.
+const (
+	DefaultSweeperGrace  = 10 * time.Minute
+	DefaultSweeperPeriod = time.Minute
+)
 
 // LoadBalancerConfig holds defaults for Services that do not say otherwise.
 type LoadBalancerConfig struct {
 	DefaultType ic.LoadBalancerType `json:"defaultType,omitempty"`
 	SubnetID    string              `json:"subnetId,omitempty"`
+	// BackendUpdateDelay is how long a node change may wait for others before the
+	// backends of an LB are written: a burst of joins is one write per LB instead of
+	// one per service-controller pass. A pointer: absent means the default, 0s off.
+	BackendUpdateDelay *Duration `json:"backendUpdateDelay,omitempty"`
+}
+
+// DefaultBackendUpdateDelay is the default of loadBalancer.backendUpdateDelay.
+const (
+	DefaultBackendUpdateDelay = time.Second
+	maxBackendUpdateDelay     = 5 * time.Second
+)
+
+// BackendDelay is the effective loadBalancer.backendUpdateDelay.
+func (c *LoadBalancerConfig) BackendDelay() time.Duration {
+	if c.BackendUpdateDelay == nil {
+		return DefaultBackendUpdateDelay
+	}
+	return c.BackendUpdateDelay.Duration
 }
 
 // FencedFailoverConfig configures the out-of-service taint controller.
@@ -139,6 +182,12 @@ func (c *Config) setDefaults() {
 	if c.FencedFailover.Period.Duration == 0 {
 		c.FencedFailover.Period.Duration = DefaultFailoverPeriod
 	}
+	if c.OrphanSweeper.GracePeriod.Duration == 0 {
+		c.OrphanSweeper.GracePeriod.Duration = DefaultSweeperGrace
+	}
+	if c.OrphanSweeper.Period.Duration == 0 {
+		c.OrphanSweeper.Period.Duration = DefaultSweeperPeriod
+	}
 	if c.LoadBalancer.DefaultType == "" {
 		c.LoadBalancer.DefaultType = ic.LoadBalancerPublic
 	}
@@ -191,6 +240,15 @@ func (c *Config) Validate() error {
 	case ic.LoadBalancerPublic, ic.LoadBalancerInternal:
 	default:
 		return bad("loadBalancer.defaultType", fmt.Sprintf("must be public or internal, got %q", c.LoadBalancer.DefaultType))
+	}
+	if d := c.LoadBalancer.BackendDelay(); d < 0 || d > maxBackendUpdateDelay {
+		return bad("loadBalancer.backendUpdateDelay", fmt.Sprintf("must be between 0s and %v, got %v", maxBackendUpdateDelay, d))
+	}
+	if c.OrphanSweeper.GracePeriod.Duration < 0 {
+		return bad("orphanSweeper.gracePeriod", fmt.Sprintf("must not be negative, got %v", c.OrphanSweeper.GracePeriod.Duration))
+	}
+	if c.OrphanSweeper.Period.Duration < time.Second {
+		return bad("orphanSweeper.period", fmt.Sprintf("must be at least 1s, got %v", c.OrphanSweeper.Period.Duration))
 	}
 	if c.CacheTTL.Duration < 0 || c.CacheTTL.Duration > maxCacheTTL {
 		return bad("cacheTTL", fmt.Sprintf("must be between 0 and %v, got %v", maxCacheTTL, c.CacheTTL.Duration))

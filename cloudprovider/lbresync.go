@@ -94,7 +94,7 @@ func (r *backendResync) resync() {
 		if !r.lbs.handled(svc.UID) || svc.Spec.Type != v1.ServiceTypeLoadBalancer || svc.DeletionTimestamp != nil {
 			continue
 		}
-		if _, err := r.lbs.ensure(ctx, svc, nodes, false); err != nil {
+		if err := r.lbs.updateBackends(ctx, svc, nodes); err != nil {
 			klog.V(2).InfoS("Backend resync", "service", klog.KObj(svc), "err", err)
 		}
 	}

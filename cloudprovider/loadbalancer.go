@@ -47,6 +47,11 @@ type loadBalancers struct {
 
 	seenMu sync.Mutex
 	seen   map[types.UID]bool // Services the service controller handed over
+
+	// updates coalesces backend updates per Service (nil: every update writes at
+	// once); see lbcoalesce.go.
+	updates *coalescer[backendUpdate]
+	order   writeOrder
 }
 
 var _ cloudprovider.LoadBalancer = (*loadBalancers)(nil)
@@ -102,18 +107,28 @@ func (l *loadBalancers) find(ctx context.Context, svc *v1.Service, existing stri
 }
 
 func (l *loadBalancers) EnsureLoadBalancer(ctx context.Context, _ string, svc *v1.Service, nodes []*v1.Node) (*v1.LoadBalancerStatus, error) {
-	return l.ensure(ctx, svc, nodes, true)
+	seq := l.order.next()
+	if l.updates != nil {
+		// A backend update still queued carries an older Service: it must not undo this.
+		l.updates.replace(string(svc.UID), backendUpdate{svc: svc, nodes: nodes, seq: seq})
+	}
+	return l.ensure(ctx, svc, nodes, true, seq)
 }
 
 // UpdateLoadBalancer is called on node changes; it changes backends (and anything else
-// that drifted) but never creates an LB.
+// that drifted) but never creates an LB. With coalescing on, the write is queued.
 func (l *loadBalancers) UpdateLoadBalancer(ctx context.Context, _ string, svc *v1.Service, nodes []*v1.Node) error {
-	_, err := l.ensure(ctx, svc, nodes, false)
-	return err
+	return l.updateBackends(ctx, svc, nodes)
 }
 
-func (l *loadBalancers) ensure(ctx context.Context, svc *v1.Service, nodes []*v1.Node, mayCreate bool) (*v1.LoadBalancerStatus, error) {
+// ensure writes what differs. seq orders the writes of one Service: a write whose seq
+// is older than one already applied is skipped (a coalesced update that lost the race
+// with a newer EnsureLoadBalancer).
+func (l *loadBalancers) ensure(ctx context.Context, svc *v1.Service, nodes []*v1.Node, mayCreate bool, seq uint64) (*v1.LoadBalancerStatus, error) {
 	defer l.lock(svc.UID)()
+	if !mayCreate && l.order.stale(svc.UID, seq) {
+		return nil, nil
+	}
 	l.markHandled(svc.UID, true)
 	key := svc.Namespace + "/" + svc.Name
 	o, err := parseOptions(svc, l.defaultType)
@@ -159,6 +174,7 @@ func (l *loadBalancers) ensure(ctx context.Context, svc *v1.Service, nodes []*v1
 			return nil, l.retryable(err)
 		}
 	}
+	l.order.applied(svc.UID, seq)
 	if l.annotate != nil && svc.Annotations[AnnotationLoadBalancerID] != lb.LoadBalancerID {
 		if err := l.annotate(ctx, svc, AnnotationLoadBalancerID, lb.LoadBalancerID); err != nil {
 			// The LB serves anyway; the next sync writes the annotation.
@@ -261,6 +277,10 @@ func (l *loadBalancers) sync(ctx context.Context, lb *ic.LoadBalancer, desired m
 func (l *loadBalancers) EnsureLoadBalancerDeleted(ctx context.Context, _ string, svc *v1.Service) error {
 	defer l.lock(svc.UID)()
 	l.markHandled(svc.UID, false)
+	if l.updates != nil {
+		l.updates.cancel(string(svc.UID))
+	}
+	l.order.forget(svc.UID)
 	lb, shared, err := l.find(ctx, svc, existingID(svc), true)
 	if err != nil {
 		return translate(opLoadBalancer, err)

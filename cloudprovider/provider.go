@@ -109,6 +109,9 @@ func (c *Cloud) Initialize(b cloudprovider.ControllerClientBuilder, stop <-chan 
 	bc.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: kube.CoreV1().Events("")})
 	go func() { <-stop; bc.Shutdown() }()
 	c.SetKubeClient(kube, bc.NewRecorder(scheme.Scheme, v1.EventSource{Component: "iaas-cloud-controller-manager"}))
+	if d := c.cfg.LoadBalancer.BackendDelay(); d > 0 {
+		c.lbs.startCoalescing(d, nil, stop)
+	}
 }
 
 // SetKubeClient wires the Kubernetes side; Initialize calls it, tests call it directly.
@@ -135,6 +138,7 @@ func (c *Cloud) SetInformers(f informers.SharedInformerFactory) {
 	lister := f.Core().V1().Nodes().Lister()
 	if c.stop != nil {
 		c.lbs.startBackendResync(f.Core().V1().Nodes().Informer(), lister, f.Core().V1().Services().Lister(), c.stop)
+		c.startSweeper(f)
 	}
 	if c.routes != nil {
 		c.routes.nodes = func(name string) *v1.Node {

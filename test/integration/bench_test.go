@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	iaas "github.com/kube-iaas/kube-iaas/cloudprovider"
+	ic "github.com/kube-iaas/kube-iaas/iaasclient"
 	"github.com/kube-iaas/kube-iaas/test/integration/framework"
 )
 
@@ -201,8 +203,14 @@ func waitAll(b *testing.B, what string, cond func() error) {
 // BenchmarkRoutes1000Converge creates 1000 nodes with pod CIDRs at once and reports
 // how long the CCM takes until the route table holds a route for every one of them,
 // and with how many CreateRoutes calls.
+//
+// It also counts the listener writes the join costs each LoadBalancer (the LB update
+// storm: every pass of the service controller over a growing node set rewrites every
+// LB's backends unless the CCM coalesces them, see loadBalancer.backendUpdateDelay).
+// Run alone, it first creates 20 LoadBalancer Services to have LBs to count on.
 func BenchmarkRoutes1000Converge(b *testing.B) {
 	for b.Loop() {
+		lbs := ensureBenchLBs(b, 20)
 		if err := env.sim.ResetCounters(); err != nil {
 			b.Fatal(err)
 		}
@@ -217,7 +225,37 @@ func BenchmarkRoutes1000Converge(b *testing.B) {
 			return nil
 		})
 		total := time.Since(start)
+		// The writes the join causes are over when the listener counters stand still.
+		// (The simulator takes at most 1000 backends per listener, so with nodes of an
+		// earlier benchmark in the cluster the LBs stop short of every node.)
+		last := int64(-1)
+		waitAll(b, "LB writes settled", func() error {
+			c, err := env.sim.Counters()
+			if err != nil {
+				return err
+			}
+			n := c["ModifyListener"] + c["CreateListeners"] + c["DeleteListeners"]
+			if n != last {
+				last = n
+				time.Sleep(10 * time.Second)
+				return fmt.Errorf("listener writes still moving (%d)", n)
+			}
+			return nil
+		})
+		minBackends := -1
+		for _, lb := range clusterLBs(b) {
+			for _, l := range lb.Listeners {
+				if minBackends < 0 || len(l.Backends) < minBackends {
+					minBackends = len(l.Backends)
+				}
+			}
+		}
+		b.ReportMetric(float64(minBackends), "min-backends")
 		calls, _ := env.sim.Counters()
+		perLB := func(action string) float64 { return float64(calls[action]) / float64(lbs) }
+		b.ReportMetric(perLB("ModifyListener"), "ModifyListener/LB")
+		b.ReportMetric(perLB("ModifyListener")+perLB("CreateListeners")+perLB("DeleteListeners"), "listener-writes/LB")
+		b.Logf("1000-node join over %d LBs: ModifyListener %.1f per LB", lbs, perLB("ModifyListener"))
 		b.ReportMetric(total.Seconds(), "s/converge")
 		b.ReportMetric((total - created).Seconds(), "s-after-last-node")
 		b.ReportMetric(float64(calls["CreateRoutes"]), "CreateRoutes-calls")
@@ -232,4 +270,40 @@ func BenchmarkRoutes1000Converge(b *testing.B) {
 		}
 		b.Logf("routes of 1000 nodes: %v in total (nodes created in %v); IaaS calls: %s", total.Round(time.Second), created.Round(time.Second), sb.String())
 	}
+}
+
+// clusterLBs lists the LBs of the CCM under test.
+func clusterLBs(b *testing.B) []ic.LoadBalancer {
+	all, err := env.sim.LoadBalancers(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	return slices.DeleteFunc(all, func(lb ic.LoadBalancer) bool { return lb.Tags[iaas.TagCluster] != "itest" })
+}
+
+// ensureBenchLBs makes sure the cluster has LoadBalancer Services (creating n when it
+// has none) and returns how many LBs there are.
+func ensureBenchLBs(b *testing.B, n int) int {
+	if have := len(clusterLBs(b)); have > 0 {
+		return have
+	}
+	ctx := context.Background()
+	for i := range n {
+		name := fmt.Sprintf("rt1k-svc-%d", i)
+		_, err := env.kube.Client.CoreV1().Services("default").Create(ctx, &v1.Service{
+			ObjectMeta: metav1.ObjectMeta{Name: name},
+			Spec: v1.ServiceSpec{Type: v1.ServiceTypeLoadBalancer, Selector: map[string]string{"app": name},
+				Ports: []v1.ServicePort{{Protocol: v1.ProtocolTCP, Port: 80}}},
+		}, metav1.CreateOptions{})
+		if err != nil && !apierrors.IsAlreadyExists(err) {
+			b.Fatal(err)
+		}
+	}
+	waitAll(b, "bench LBs", func() error {
+		if got := len(clusterLBs(b)); got < n {
+			return fmt.Errorf("%d of %d LBs", got, n)
+		}
+		return nil
+	})
+	return len(clusterLBs(b))
 }

@@ -59,8 +59,12 @@ func run(m *testing.M) (code int) {
 	}
 	env.kube = framework.StartKube(c, kubeBin, dir)
 	env.sim = framework.StartSim(c, filepath.Join(env.bin, "iaas-sim"), dir, framework.SimConfig(2000) /* raised for the route benchmark */)
-	env.ccm = framework.StartCCM(c, filepath.Join(env.bin, "iaas-cloud-controller-manager"), dir, env.kube,
-		framework.CloudConfig(env.sim, env.sim.CredentialsFile(c)))
+	cloudConfig := framework.CloudConfig(env.sim, env.sim.CredentialsFile(c))
+	if d := os.Getenv("KUBE_IAAS_BACKEND_UPDATE_DELAY"); d != "" {
+		// For the LB update storm benchmark: 0s measures the CCM without coalescing.
+		cloudConfig += "loadBalancer: {backendUpdateDelay: " + d + "}\n"
+	}
+	env.ccm = framework.StartCCM(c, filepath.Join(env.bin, "iaas-cloud-controller-manager"), dir, env.kube, cloudConfig)
 	code = m.Run()
 	if code != 0 {
 		for _, p := range []*framework.Proc{env.ccm.Proc, env.sim.Proc} {

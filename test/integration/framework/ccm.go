@@ -27,6 +27,7 @@ clusterId: itest
 credentialsFile: %s
 cacheTTL: 1s
 fencedFailover: {enabled: true, period: 1s}
+orphanSweeper: {gracePeriod: 4s, period: 1s}
 `, sim.APIURL, SimRegion, SimVpc, SimRouteTable, credentials)
 }
 
