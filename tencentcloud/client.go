@@ -3,6 +3,7 @@ package tencentcloud
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -54,11 +55,20 @@ func New(cfg Config) (*Client, error) {
 		p.HttpProfile.Scheme = strings.ToUpper(u.Scheme)
 		p.HttpProfile.Endpoint = u.Host
 	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if cfg.LocalAddr != "" {
+		ip := net.ParseIP(cfg.LocalAddr)
+		if ip == nil {
+			return nil, fmt.Errorf("tencentcloud: localAddr %q is not an IP address", cfg.LocalAddr)
+		}
+		tr.DialContext = (&net.Dialer{LocalAddr: &net.TCPAddr{IP: ip}, Timeout: 10 * time.Second}).DialContext
+	}
 	sdk := (&common.Client{}).Init(cfg.Region).WithCredential(common.NewCredential(cfg.Credentials.AccessKeyID, cfg.Credentials.SecretKey)).WithProfile(p)
+	sdk.WithHttpTransport(tr)
 	return &Client{
 		cfg: cfg, sdk: sdk, obs: cfg.Observer,
 		lim:  rate.NewLimiter(rate.Limit(cfg.QPS), int(cfg.QPS)),
-		meta: &http.Client{Timeout: 5 * time.Second},
+		meta: &http.Client{Timeout: 5 * time.Second, Transport: tr},
 	}, nil
 }
 

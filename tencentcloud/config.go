@@ -42,6 +42,8 @@ type Config struct {
 	// Timeout bounds one HTTP request (default 30 s).
 	Timeout  time.Duration
 	Observer ic.Observer
+	// LocalAddr is the source IP of API connections (default: the kernel's choice).
+	LocalAddr string
 }
 
 // LoadCredentials reads the credentials file if one is named (the same

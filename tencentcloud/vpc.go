@@ -21,10 +21,18 @@ const gatewayNormalCVM = "NORMAL_CVM"
 // does not start so are someone else's and come back untagged.
 const descPrefix = "kube-iaas:"
 
+// ownTagPrefix is the prefix of the tags the CCM writes (cloudprovider/tags.go).
+const ownTagPrefix = "kube-iaas.io/"
+
 func encodeRouteDescription(spec ic.RouteSpec) string {
 	v := url.Values{}
 	for k, val := range spec.Tags {
-		v.Set("t."+k, val)
+		// Tencent allows 100 characters of description: our own tag prefix is shortened.
+		if rest, ok := strings.CutPrefix(k, ownTagPrefix); ok {
+			v.Set("k."+rest, val)
+		} else {
+			v.Set("t."+k, val)
+		}
 	}
 	v.Set("i", spec.NextHopInstanceID)
 	return descPrefix + v.Encode()
@@ -40,6 +48,12 @@ func decodeRouteDescription(s string) (tags map[string]string, instanceID, desc 
 		return nil, "", s
 	}
 	for k := range v {
+		if key, ok := strings.CutPrefix(k, "k."); ok {
+			if tags == nil {
+				tags = map[string]string{}
+			}
+			tags[ownTagPrefix+key] = v.Get(k)
+		}
 		if key, ok := strings.CutPrefix(k, "t."); ok {
 			if tags == nil {
 				tags = map[string]string{}
