@@ -27,7 +27,7 @@ func strs(p []*string) []string {
 func tcTime(p *string) time.Time {
 	for _, layout := range []string{time.RFC3339, "2006-01-02 15:04:05"} {
 		if t, err := time.Parse(layout, str(p)); err == nil {
-			return t
+			return t.UTC()
 		}
 	}
 	return time.Time{}
