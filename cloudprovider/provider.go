@@ -107,7 +107,7 @@ func New(cfg *Config, api ic.API) *Cloud {
 	ttl := cfg.CacheTTL.Duration
 	c := &Cloud{cfg: cfg, api: api, events: newEventer(nil)}
 	c.instanceStore = newIaaSInstances(api, cfg.VpcID, ttl)
-	c.instances = &instances{store: c.instanceStore, region: cfg.Region}
+	c.instances = &instances{store: c.instanceStore, region: cfg.Region, vpc: cfg.VpcID, events: c.events}
 	if cfg.RouteTableID != "" {
 		c.routes = newRoutes(newIaaSRoutes(api, cfg.RouteTableID, ttl), c.instances, cfg.ClusterID, c.events)
 	}

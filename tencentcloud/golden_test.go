@@ -125,11 +125,11 @@ func TestRouteDescriptionRoundTrip(t *testing.T) {
 	if len(d) > 100 {
 		t.Errorf("description %q longer than Tencent's 100 characters", d)
 	}
-	tags, inst, desc := decodeRouteDescription(d)
+	tags, inst, desc := DecodeRouteDescription(d)
 	if inst != "ins-1" || desc != "" || !reflect.DeepEqual(tags, spec.Tags) {
 		t.Fatalf("round trip: %v %q %q", tags, inst, desc)
 	}
-	if tags, _, desc := decodeRouteDescription("hand-made route"); tags != nil || desc != "hand-made route" {
+	if tags, _, desc := DecodeRouteDescription("hand-made route"); tags != nil || desc != "hand-made route" {
 		t.Fatalf("foreign description: %v %q", tags, desc)
 	}
 }

@@ -38,7 +38,9 @@ func encodeRouteDescription(spec ic.RouteSpec) string {
 	return descPrefix + v.Encode()
 }
 
-func decodeRouteDescription(s string) (tags map[string]string, instanceID, desc string) {
+// DecodeRouteDescription reads back what CreateRoutes wrote into RouteDescription: the
+// tags and the next-hop instance (desc is the description of a route not ours).
+func DecodeRouteDescription(s string) (tags map[string]string, instanceID, desc string) {
 	rest, ok := strings.CutPrefix(s, descPrefix)
 	if !ok {
 		return nil, "", s
@@ -75,7 +77,7 @@ func routeID(r *vpc.Route) string {
 }
 
 func route(r *vpc.Route) ic.Route {
-	tags, inst, desc := decodeRouteDescription(str(r.RouteDescription))
+	tags, inst, desc := DecodeRouteDescription(str(r.RouteDescription))
 	return ic.Route{
 		RouteID: routeID(r), DestinationCidr: str(r.DestinationCidrBlock), NextHopIP: str(r.GatewayId),
 		NextHopInstanceID: inst, Description: desc, Tags: tags, CreatedAt: tcTime(r.CreatedTime),
