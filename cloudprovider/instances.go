@@ -169,4 +169,3 @@ func lookup(idx *instanceIndex, node *v1.Node, id string) (*ic.Instance, error) 
 	// Guessing would initialize the node with another machine's identity.
 	return nil, fmt.Errorf("instance: %d instances are named %q; set the node's providerID", len(live), node.Name)
 }
-
