@@ -11,7 +11,7 @@ export KUBE_IAAS_BIN := $(BIN)
 .NOTPARALLEL:
 
 .PHONY: all build unit test lint fuzz demo demo-down demo-netns demo-netns-down bench clean \
-	test-sim test-dataplane test-sanity test-integration test-demo-netns test-demo test-e2e
+	test-sim test-dataplane test-sanity test-integration test-integration-tencentcloud test-demo-netns test-demo test-e2e
 
 all: build
 
@@ -40,7 +40,7 @@ fuzz:
 # test: the full suite as CI runs it, as root. A test that would skip for lack of root
 # or of a tool fails instead (KUBE_IAAS_STRICT=1).
 test: export KUBE_IAAS_STRICT := 1
-test: lint build unit fuzz test-sim test-dataplane test-sanity test-integration test-demo-netns test-demo test-e2e
+test: lint build unit fuzz test-sim test-dataplane test-sanity test-integration test-integration-tencentcloud test-demo-netns test-demo test-e2e
 
 # The simulator as a real process over real HTTP: conformance, tenancy, kill -9.
 test-sim: build
@@ -60,6 +60,12 @@ test-sanity: build
 test-integration: build
 	test/integration/hack/build-kube.sh >/dev/null
 	cd test/integration && $(GO) vet ./... && $(GO) test -count=1 -timeout 20m ./...
+
+# The same integration tests with the CCM on its tencentcloud backend, pointed at the
+# simulator's Tencent Cloud API 3.0 front-end (README "Running on Tencent Cloud").
+test-integration-tencentcloud: build
+	test/integration/hack/build-kube.sh >/dev/null
+	cd test/integration && KUBE_IAAS_BACKEND=tencentcloud $(GO) test -count=1 -timeout 20m ./...
 
 # The kind tiers use the cluster kube-iaas-e2e (test/kind/profile.sh), so they never
 # touch a `make demo` cluster (kube-iaas). Both need root and start Docker if it is not

@@ -17,12 +17,19 @@ import (
 
 // Config is the cloud config file (--cloud-config), YAML or JSON.
 //
-//	endpoint: https://iaas.example:8443     # IaaS API base URL (required)
+//	provider: sim                           # sim (our IaaS API, default) | tencentcloud
+//	endpoint: https://iaas.example:8443     # IaaS API base URL (required for sim; for
+//	                                        # tencentcloud it overrides the official domains)
 //	region: region-1                        # region of the cluster (required)
 //	vpcId: vpc-123                          # VPC of the nodes (required)
 //	routeTableId: rtb-123                   # route table for pod CIDR routes (required for routes)
 //	clusterId: prod-1                       # tags every owned route and load balancer (required)
-//	credentialsFile: /etc/kube-iaas/creds   # tenant access key file (required)
+//	credentialsFile: /etc/kube-iaas/creds   # tenant access key file (required for sim; for
+//	                                        # tencentcloud: SecretId/SecretKey, or env
+//	                                        # TENCENTCLOUD_SECRET_ID/_KEY when absent)
+//	tencentcloud:
+//	  accountId: "100012345678"             # UIN, for tag changes after creation (optional)
+//	  metadataURL: http://metadata.tencentyun.com  # CVM metadata service (default)
 //	tls:
 //	  caFile: /etc/kube-iaas/ca.crt         # CA of the API's certificate (default: system roots)
 //	  certFile: /etc/kube-iaas/client.crt   # client certificate (mutual TLS), with keyFile
@@ -43,6 +50,7 @@ import (
 //	  period: 1m                            # how often the sweeper looks
 //	cacheTTL: 5s                            # how long an IaaS Describe answer is reused
 type Config struct {
+	Provider        string       `json:"provider,omitempty"`
 	Endpoint        string       `json:"endpoint"`
 	Region          string       `json:"region"`
 	VpcID           string       `json:"vpcId"`
@@ -57,6 +65,19 @@ type Config struct {
 	FencedFailover FencedFailoverConfig `json:"fencedFailover"`
 	OrphanSweeper  OrphanSweeperConfig  `json:"orphanSweeper"`
 	CacheTTL       Duration             `json:"cacheTTL"`
+	TencentCloud   TencentCloudConfig   `json:"tencentcloud"`
+}
+
+// Backends of the IaaS API (cloud config field provider).
+const (
+	ProviderSim          = "sim"
+	ProviderTencentCloud = "tencentcloud"
+)
+
+// TencentCloudConfig holds the fields only the tencentcloud backend reads.
+type TencentCloudConfig struct {
+	AccountID   string `json:"accountId,omitempty"`
+	MetadataURL string `json:"metadataURL,omitempty"`
 }
 
 // OrphanSweeperConfig configures the deletion of load balancers whose Service is gone.
@@ -188,6 +209,9 @@ func (c *Config) setDefaults() {
 	if c.OrphanSweeper.Period.Duration == 0 {
 		c.OrphanSweeper.Period.Duration = DefaultSweeperPeriod
 	}
+	if c.Provider == "" {
+		c.Provider = ProviderSim
+	}
 	if c.LoadBalancer.DefaultType == "" {
 		c.LoadBalancer.DefaultType = ic.LoadBalancerPublic
 	}
@@ -198,10 +222,16 @@ func (c *Config) Validate() error {
 	bad := func(field, why string) error {
 		return fmt.Errorf("iaas cloud provider: cloud config field %q %s", field, why)
 	}
-	if c.Endpoint == "" {
+	switch c.Provider {
+	case ProviderSim, ProviderTencentCloud:
+	default:
+		return bad("provider", fmt.Sprintf("must be %s or %s, got %q", ProviderSim, ProviderTencentCloud, c.Provider))
+	}
+	tc := c.Provider == ProviderTencentCloud
+	if c.Endpoint == "" && !tc {
 		return bad("endpoint", "is required")
 	}
-	if u, err := url.Parse(c.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	if u, err := url.Parse(c.Endpoint); c.Endpoint != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
 		return bad("endpoint", fmt.Sprintf("must be an http(s) URL, got %q", c.Endpoint))
 	}
 	if c.Region == "" {
@@ -222,7 +252,7 @@ func (c *Config) Validate() error {
 	if !clusterIDRe.MatchString(c.ClusterID) {
 		return bad("clusterId", fmt.Sprintf("must be 1-40 lowercase letters, digits or '-', got %q", c.ClusterID))
 	}
-	if c.CredentialsFile == "" {
+	if c.CredentialsFile == "" && !tc {
 		return bad("credentialsFile", "is required")
 	}
 	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {

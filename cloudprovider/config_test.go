@@ -38,6 +38,9 @@ credentialsFile: /etc/creds
 		{"short failover period", good + "fencedFailover: {period: 10ms}\n", `"fencedFailover.period"`},
 		{"bad release pods", good + "fencedFailover: {releasePods: sometimes}\n", `releasePods`},
 		{"bad local addr", good + "localAddr: here\n", `"localAddr"`},
+		{"bad provider", good + "provider: aws\n", `"provider" must be sim or tencentcloud`},
+		{"tencentcloud needs no endpoint nor credentials file", "provider: tencentcloud\nregion: ap-guangzhou\nvpcId: vpc-1\nclusterId: c\ntencentcloud: {accountId: \"1000\"}\n", ""},
+		{"tencentcloud bad endpoint", "provider: tencentcloud\nendpoint: ftp://x\nregion: ap-guangzhou\nvpcId: vpc-1\nclusterId: c\n", `"endpoint" must be an http(s) URL`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -20,7 +20,14 @@ const missRefresh = time.Second
 type instances struct {
 	store  instanceStore
 	region string
+	vpc    string
+	events *eventer
 }
+
+// ReasonInstanceNotFound is the Warning on a Node for which the IaaS knows no instance:
+// on a misconfigured account (other region, other VPC) every node gets it, which is
+// how an operator learns why nodes stay uninitialized.
+const ReasonInstanceNotFound = "InstanceNotFound"
 
 var _ cloudprovider.InstancesV2 = (*instances)(nil)
 
@@ -50,12 +57,17 @@ func (i *instances) InstanceShutdown(ctx context.Context, node *v1.Node) (bool, 
 
 func (i *instances) InstanceMetadata(ctx context.Context, node *v1.Node) (*cloudprovider.InstanceMetadata, error) {
 	in, err := i.find(ctx, node)
+	if err == nil && in.State == ic.InstanceTerminated {
+		err = cloudprovider.InstanceNotFound
+	}
+	if err == cloudprovider.InstanceNotFound && node != nil {
+		i.events.warnOnce(node.Name, node, ReasonInstanceNotFound,
+			"No instance in VPC %s of region %s matches this node (providerID %q, its InternalIPs, or its name as instance name or private IP)", i.vpc, i.region, node.Spec.ProviderID)
+	}
 	if err != nil {
 		return nil, err
 	}
-	if in.State == ic.InstanceTerminated {
-		return nil, cloudprovider.InstanceNotFound
-	}
+	i.events.clear(node.Name, ReasonInstanceNotFound)
 	region := in.Region
 	if region == "" {
 		region = i.region

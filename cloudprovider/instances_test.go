@@ -1,9 +1,12 @@
 package cloudprovider
 
 import (
+	"strings"
+
 	"context"
 	"errors"
 	"fmt"
+	"github.com/kube-iaas/kube-iaas/iaasclient/fake"
 	"testing"
 
 	v1 "k8s.io/api/core/v1"
@@ -144,5 +147,22 @@ func TestNewNodeNotDeletedOnStaleCache(t *testing.T) {
 	node.Status = v1.NodeStatus{} // as just created: no addresses, no conditions
 	if ok, err := inst.InstanceExists(ctx, node); !ok || err != nil {
 		t.Fatalf("InstanceExists for a just-registered node = %v, %v; want true", ok, err)
+	}
+}
+
+// A node the IaaS knows no instance of gets a Warning Event (once per period), and
+// initialization fails with InstanceNotFound rather than succeeding with nothing.
+func TestInstanceNotFoundEvent(t *testing.T) {
+	e := newEnv(t)
+	inst, _ := e.cloud.InstancesV2()
+	node := readyNode("nobody", "10.0.0.99", "")
+	for range 2 {
+		if _, err := inst.InstanceMetadata(context.Background(), node); err != cloudprovider.InstanceNotFound {
+			t.Fatalf("InstanceMetadata: %v, want InstanceNotFound", err)
+		}
+	}
+	evs := e.events()
+	if len(evs) != 1 || !strings.Contains(evs[0], "Warning "+ReasonInstanceNotFound) || !strings.Contains(evs[0], "VPC "+fake.DefaultVpcID) {
+		t.Fatalf("events %q, want one %s warning naming the VPC", evs, ReasonInstanceNotFound)
 	}
 }

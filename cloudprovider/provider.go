@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"time"
 
 	v1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -56,6 +57,16 @@ func init() {
 		if err != nil {
 			return nil, err
 		}
+		if c, ok := api.(interface{ Check(context.Context) error }); ok {
+			// A backend that can be wrong about the whole account (key, region, VPC) is
+			// checked before any controller runs: the CCM exits with the reason instead
+			// of starting a node lifecycle controller that reads "no instances".
+			ctx, cancel := context.WithTimeout(context.Background(), startupCheckTimeout)
+			defer cancel()
+			if err := c.Check(ctx); err != nil {
+				return nil, fmt.Errorf("iaas cloud provider: start-up check: %w", err)
+			}
+		}
 		return New(cfg, api), nil
 	})
 }
@@ -63,9 +74,15 @@ func init() {
 // observer is process-wide: its metrics can be registered only once.
 var observer = sync.OnceValue(func() ic.Observer { return metrics.MustNew(legacyregistry.Registerer()) })
 
-// NewAPIClient makes the HTTP client of the IaaS API described by cfg, with its
-// metrics on the CCM's /metrics.
-func NewAPIClient(cfg *Config) (*ic.Client, error) {
+// startupCheckTimeout bounds the tencentcloud start-up check (retries included).
+const startupCheckTimeout = 60 * time.Second
+
+// NewAPIClient makes the client of the IaaS API described by cfg (the sim's HTTP
+// client or the Tencent Cloud backend), with its metrics on the CCM's /metrics.
+func NewAPIClient(cfg *Config) (ic.API, error) {
+	if cfg.Provider == ProviderTencentCloud {
+		return newTencentCloud(cfg)
+	}
 	creds, err := ic.LoadCredentialsFile(cfg.CredentialsFile)
 	if err != nil {
 		return nil, fmt.Errorf("iaas cloud provider: cloud config field \"credentialsFile\": %w", err)
@@ -90,7 +107,7 @@ func New(cfg *Config, api ic.API) *Cloud {
 	ttl := cfg.CacheTTL.Duration
 	c := &Cloud{cfg: cfg, api: api, events: newEventer(nil)}
 	c.instanceStore = newIaaSInstances(api, cfg.VpcID, ttl)
-	c.instances = &instances{store: c.instanceStore, region: cfg.Region}
+	c.instances = &instances{store: c.instanceStore, region: cfg.Region, vpc: cfg.VpcID, events: c.events}
 	if cfg.RouteTableID != "" {
 		c.routes = newRoutes(newIaaSRoutes(api, cfg.RouteTableID, ttl), c.instances, cfg.ClusterID, c.events)
 	}

@@ -90,6 +90,13 @@ func usage() {
 // cloudFile is the part of the CCM's cloud config the driver reads. Parsing is not
 // strict, so one file serves both binaries.
 type cloudFile struct {
+	Provider     string `json:"provider"`
+	Region       string `json:"region"`
+	VpcID        string `json:"vpcId"`
+	TencentCloud struct {
+		AccountID   string `json:"accountId"`
+		MetadataURL string `json:"metadataURL"`
+	} `json:"tencentcloud"`
 	Endpoint        string `json:"endpoint"`
 	CredentialsFile string `json:"credentialsFile"`
 	TLS             struct {
@@ -100,16 +107,25 @@ type cloudFile struct {
 	} `json:"tls"`
 }
 
-func clientConfig(o options) (iaasclient.Config, error) {
+func readCloudFile(path string) (cloudFile, error) {
 	var cf cloudFile
-	if o.cloudConfig != "" {
-		b, err := os.ReadFile(o.cloudConfig)
-		if err != nil {
-			return iaasclient.Config{}, fmt.Errorf("--cloud-config: %w", err)
-		}
-		if err := yaml.Unmarshal(b, &cf); err != nil {
-			return iaasclient.Config{}, fmt.Errorf("--cloud-config %s: %w", o.cloudConfig, err)
-		}
+	if path == "" {
+		return cf, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return cf, fmt.Errorf("--cloud-config: %w", err)
+	}
+	if err := yaml.Unmarshal(b, &cf); err != nil {
+		return cf, fmt.Errorf("--cloud-config %s: %w", path, err)
+	}
+	return cf, nil
+}
+
+func clientConfig(o options) (iaasclient.Config, error) {
+	cf, err := readCloudFile(o.cloudConfig)
+	if err != nil {
+		return iaasclient.Config{}, err
 	}
 	cfg := iaasclient.Config{
 		Endpoint:  cf.Endpoint,
@@ -145,6 +161,11 @@ func clientConfig(o options) (iaasclient.Config, error) {
 }
 
 func run(o options) error {
+	if cf, err := readCloudFile(o.cloudConfig); err != nil {
+		return err
+	} else if cf.Provider == "tencentcloud" {
+		return runTencentCloud(o, cf)
+	}
 	cfg, err := clientConfig(o)
 	if err != nil {
 		return err
@@ -160,8 +181,11 @@ func run(o options) error {
 		return fmt.Errorf("IaaS client: %w", err)
 	}
 	defer client.Close()
-	cloud := csi.NewCloud(client)
+	return serve(o, csi.NewCloud(client), reg)
+}
 
+// serve runs the driver on cloud, whichever backend it speaks to.
+func serve(o options, cloud csi.Cloud, reg *prometheus.Registry) error {
 	dc := csi.Config{
 		Mode: o.mode, Endpoint: o.endpoint, Version: version, Cloud: cloud,
 		NodeID: o.nodeID, Zone: o.zone, DefaultZone: o.defaultZone,

@@ -42,7 +42,12 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc(iaasclient.APIPathPrefix, s.serveAction)
 	mux.HandleFunc(iaasclient.MetadataIdentityPath, s.serveIdentity)
+	mux.HandleFunc("/latest/meta-data/", s.serveTCMetadata)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/" && isTCRequest(r) {
+			s.serveTC(w, r)
+			return
+		}
 		id := newRequestID()
 		writeError(w, id, errf(iaasclient.CodeResourceNotFound, "path: %q is not an API path; actions are POST %s<Action>", validate.Truncate(r.URL.Path), iaasclient.APIPathPrefix))
 	})

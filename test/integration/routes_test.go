@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	iaas "github.com/kube-iaas/kube-iaas/cloudprovider"
+	"github.com/kube-iaas/kube-iaas/tencentcloud"
 	"github.com/kube-iaas/kube-iaas/test/integration/framework"
 )
 
@@ -22,6 +23,10 @@ func routesOf(t *testing.T) map[string]string {
 	}
 	out := map[string]string{}
 	for _, r := range rs {
+		if framework.Backend() == framework.BackendTencentCloud {
+			// Tencent routes have no tags: the backend keeps them in the description.
+			r.Tags, _, _ = tencentcloud.DecodeRouteDescription(r.Description)
+		}
 		if r.Tags[iaas.TagCluster] == "itest" {
 			out[r.DestinationCidr] = r.Tags[iaas.TagNode] + "@" + r.NextHopInstanceID
 		}

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"time"
 )
@@ -18,8 +19,11 @@ type CCM struct {
 
 // CloudConfig is the cloud config of the tests: short cache and periods so that
 // convergence takes seconds.
+//
+// KUBE_IAAS_BACKEND=tencentcloud points the CCM's tencentcloud backend at the
+// simulator's Tencent Cloud API front-end instead (same simulator, same state).
 func CloudConfig(sim *Sim, credentials string) string {
-	return fmt.Sprintf(`endpoint: %s
+	return Backend().configLine() + fmt.Sprintf(`endpoint: %s
 region: %s
 vpcId: %s
 routeTableId: %s
@@ -90,4 +94,27 @@ func (c *CCM) Healthy() error {
 		return fmt.Errorf("healthz: %s", resp.Status)
 	}
 	return nil
+}
+
+// BackendKind is the CCM's IaaS backend under test.
+type BackendKind string
+
+const (
+	BackendSim          BackendKind = "sim"
+	BackendTencentCloud BackendKind = "tencentcloud"
+)
+
+// Backend reads KUBE_IAAS_BACKEND (default sim).
+func Backend() BackendKind {
+	if os.Getenv("KUBE_IAAS_BACKEND") == string(BackendTencentCloud) {
+		return BackendTencentCloud
+	}
+	return BackendSim
+}
+
+func (b BackendKind) configLine() string {
+	if b == BackendTencentCloud {
+		return "provider: tencentcloud\ntencentcloud: {metadataURL: http://127.0.0.1:1}\n"
+	}
+	return ""
 }
