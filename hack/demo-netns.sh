@@ -139,8 +139,9 @@ cat <<TXT
     bin/iaasctl DescribeLoadBalancers
     bin/iaasctl StopInstances '{"instanceIds":["$INS1"]}' --wait    # then curl again: node-2 only
     curl http://$VIP/
-  Metrics and counters:   curl http://$ADMIN/metrics ; curl http://$ADMIN/admin/v1/counters
-  Inject faults:          curl -X PUT http://$ADMIN/admin/v1/faults/CreateDisk -d '{"errorRate":0.5}'
+  Admin token:            TOK="Authorization: Bearer \$(cat $DEMO/data/admin-token)"
+  Metrics and counters:   curl -H "\$TOK" http://$ADMIN/metrics ; curl -H "\$TOK" http://$ADMIN/admin/v1/counters
+  Inject faults:          curl -H "\$TOK" -X PUT http://$ADMIN/admin/v1/faults/CreateDisk -d '{"errorRate":0.5}'
   Logs:                   $DEMO/iaas-sim.log
   Tear down:              make demo-netns-down
 TXT

@@ -102,7 +102,7 @@ func TestSigningHeaders(t *testing.T) {
 		body, _ := io.ReadAll(r.Body)
 		sr, err := ic.ParseSignedRequest(r.Header)
 		if err == nil {
-			err = sr.Verify(r.Method, r.URL.Path, body, testCreds.SecretKey, time.Now())
+			err = sr.Verify(r.Method, r.URL, body, testCreds.SecretKey, time.Now())
 		}
 		if err != nil {
 			writeErr(w, ic.CodeUnauthorizedOperation, err.Error())
@@ -675,7 +675,7 @@ func TestEndpointWithBasePath(t *testing.T) {
 		body, _ := io.ReadAll(r.Body)
 		sr, err := ic.ParseSignedRequest(r.Header)
 		if err == nil {
-			err = sr.Verify(r.Method, r.URL.Path, body, testCreds.SecretKey, time.Now())
+			err = sr.Verify(r.Method, r.URL, body, testCreds.SecretKey, time.Now())
 		}
 		if r.URL.Path != "/iaas/v1/DescribeQuotas" || err != nil {
 			writeErr(w, ic.CodeInvalidParameter, r.URL.Path)

@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
+	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -28,10 +30,47 @@ type Credentials struct {
 	SecretKey   string `json:"secretKey"`
 }
 
-// StringToSign is the canonical form of a request that the signature covers.
-func StringToSign(method, path, timestamp, nonce string, body []byte) string {
+// StringToSign is the canonical form of a request that the signature covers. query is
+// CanonicalQuery of the request's query string: a query is covered too, so that a
+// captured request cannot be replayed with other query parameters.
+func StringToSign(method, path, query, timestamp, nonce string, body []byte) string {
 	sum := sha256.Sum256(body)
-	return strings.Join([]string{SignatureScheme, method, path, timestamp, nonce, hex.EncodeToString(sum[:])}, "\n")
+	return strings.Join([]string{SignatureScheme, method, path, query, timestamp, nonce, hex.EncodeToString(sum[:])}, "\n")
+}
+
+// CanonicalQuery is the query string in the form that is signed: parameters sorted by
+// name, then by value, each name and value percent-escaped as url.QueryEscape does,
+// joined with & ("" for no query). A query that does not parse is an error.
+func CanonicalQuery(rawQuery string) (string, error) {
+	if rawQuery == "" {
+		return "", nil
+	}
+	v, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		return "", err
+	}
+	parts := make([]string, 0, len(v))
+	for k, vs := range v {
+		for _, x := range vs {
+			parts = append(parts, url.QueryEscape(k)+"="+url.QueryEscape(x))
+		}
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, "&"), nil
+}
+
+// ValidNonce is the nonce rule of API.md: 16 to 128 characters of A-Z a-z 0-9 - _.
+func ValidNonce(n string) bool {
+	if len(n) < 16 || len(n) > 128 {
+		return false
+	}
+	for i := 0; i < len(n); i++ {
+		c := n[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 func signature(secret, stringToSign string) string {
@@ -49,7 +88,11 @@ func SignRequest(req *http.Request, body []byte, creds Credentials, now time.Tim
 	}
 	ts := strconv.FormatInt(now.Unix(), 10)
 	nonce := hex.EncodeToString(n[:])
-	sig := signature(creds.SecretKey, StringToSign(req.Method, req.URL.Path, ts, nonce, body))
+	q, err := CanonicalQuery(req.URL.RawQuery)
+	if err != nil {
+		return fmt.Errorf("query string: %w", err)
+	}
+	sig := signature(creds.SecretKey, StringToSign(req.Method, req.URL.Path, q, ts, nonce, body))
 	req.Header.Set(HeaderTimestamp, ts)
 	req.Header.Set(HeaderNonce, nonce)
 	req.Header.Set("Authorization", fmt.Sprintf("%s Credential=%s, Signature=%s", SignatureScheme, creds.AccessKeyID, sig))
@@ -85,8 +128,8 @@ func ParseSignedRequest(h http.Header) (*SignedRequest, error) {
 	if sr.AccessKeyID == "" || sr.signature == "" {
 		return nil, Errorf(CodeUnauthorizedOperation, "Authorization: Credential and Signature are required")
 	}
-	if len(sr.Nonce) < 16 || len(sr.Nonce) > 128 {
-		return nil, Errorf(CodeUnauthorizedOperation, "%s: missing or malformed", HeaderNonce)
+	if !ValidNonce(sr.Nonce) {
+		return nil, Errorf(CodeUnauthorizedOperation, "%s: missing or malformed (16-128 characters of A-Z a-z 0-9 - _)", HeaderNonce)
 	}
 	sec, err := strconv.ParseInt(sr.rawTS, 10, 64)
 	if err != nil {
@@ -96,14 +139,19 @@ func ParseSignedRequest(h http.Header) (*SignedRequest, error) {
 	return sr, nil
 }
 
-// Verify checks the signature with the tenant's secret and the timestamp against now.
-// Nonce replay is the server's to track (it owns the memory of seen nonces).
-func (sr *SignedRequest) Verify(method, path string, body []byte, secret string, now time.Time) error {
+// Verify checks the signature of the request to u (path and query) with the tenant's
+// secret, and the timestamp against now. Nonce replay is the server's to track (it owns
+// the memory of seen nonces).
+func (sr *SignedRequest) Verify(method string, u *url.URL, body []byte, secret string, now time.Time) error {
 	skew := now.Sub(sr.Timestamp)
 	if skew > MaxClockSkew || skew < -MaxClockSkew {
 		return Errorf(CodeUnauthorizedOperation, "%s: outside the allowed clock skew", HeaderTimestamp)
 	}
-	want := signature(secret, StringToSign(method, path, sr.rawTS, sr.Nonce, body))
+	q, err := CanonicalQuery(u.RawQuery)
+	if err != nil {
+		return Errorf(CodeUnauthorizedOperation, "query string: %v", err)
+	}
+	want := signature(secret, StringToSign(method, u.Path, q, sr.rawTS, sr.Nonce, body))
 	if !hmac.Equal([]byte(want), []byte(sr.signature)) {
 		return Errorf(CodeUnauthorizedOperation, "signature does not match")
 	}

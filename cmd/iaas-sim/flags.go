@@ -14,18 +14,20 @@ import (
 )
 
 type options struct {
-	configPath           string
-	dataDir              string
-	listen               string
-	adminListen          string
-	readyFile            string
-	tls                  tlsOptions
-	taskDelay            time.Duration
-	routeLimit           int
-	instanceSyncInterval time.Duration
-	timeoutFaultDelay    time.Duration
-	faults               faultFlags
-	dataPlane            *dataPlaneFlags
+	configPath            string
+	dataDir               string
+	listen                string
+	adminListen           string
+	adminTokenFile        string
+	adminInsecureLoopback bool
+	readyFile             string
+	tls                   tlsOptions
+	taskDelay             time.Duration
+	routeLimit            int
+	instanceSyncInterval  time.Duration
+	timeoutFaultDelay     time.Duration
+	faults                faultFlags
+	dataPlane             *dataPlaneFlags
 }
 
 const usageHeader = `iaas-sim: the simulated IaaS of kube-iaas.
@@ -47,8 +49,10 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.configPath, "config", "", "Config file (YAML or JSON): tenants with access keys and admin CIDRs, VPCs, route tables, quotas, static instances, faults. Required.")
 	fs.StringVar(&o.dataDir, "data-dir", "", "Directory of the state (iaas-sim.db, static-instances.json). Required; reuse it to keep state across restarts.")
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:7780", "Address of the API and metadata endpoint; port 0 picks a free port (see --ready-file).")
-	fs.StringVar(&o.adminListen, "admin-listen", "127.0.0.1:7781", "Address of the admin API and /metrics (no authentication: keep it on loopback).")
-	fs.StringVar(&o.readyFile, "ready-file", "", "Once serving, write {api, apiURL, admin, adminURL, pid} as JSON to this file (atomically).")
+	fs.StringVar(&o.adminListen, "admin-listen", "127.0.0.1:7781", "Address of the admin API and /metrics: host:port (callers need the bearer token of --admin-token-file) or unix:PATH (a socket of mode 0600, which is the credential).")
+	fs.StringVar(&o.adminTokenFile, "admin-token-file", "", "File of the admin API's bearer token (mode 0600; created with a random token if missing). Default <data-dir>/admin-token.")
+	fs.BoolVar(&o.adminInsecureLoopback, "admin-insecure-loopback", false, "Serve the admin API on a loopback TCP address without a token. Only for a machine where every local user and instance may own the simulator.")
+	fs.StringVar(&o.readyFile, "ready-file", "", "Once serving, write {api, apiURL, admin, adminURL, adminTokenFile, pid} as JSON to this file (atomically).")
 	fs.StringVar(&o.tls.cert, "tls-cert", "", "PEM certificate of the API listener; with --tls-key serves HTTPS (TLS 1.2+).")
 	fs.StringVar(&o.tls.key, "tls-key", "", "PEM private key of --tls-cert.")
 	fs.StringVar(&o.tls.clientCA, "tls-client-ca", "", "PEM CA bundle; when set, API clients must present a certificate signed by it (mutual TLS).")

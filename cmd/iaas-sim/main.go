@@ -68,13 +68,14 @@ func run(args []string) error {
 	if err != nil {
 		return fmt.Errorf("--listen: %w", err)
 	}
-	adminLn, err := net.Listen("tcp", opts.adminListen)
+	adm, err := listenAdmin(opts)
 	if err != nil {
 		apiLn.Close()
-		return fmt.Errorf("--admin-listen: %w", err)
+		return err
 	}
+	adminLn := adm.ln
 	apiSrv := &http.Server{Handler: sim.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
-	adminSrv := &http.Server{Handler: sim.AdminHandler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	adminSrv := &http.Server{Handler: iaassim.AdminAuth(sim.AdminHandler(), adm.token), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	errc := make(chan error, 2)
 	go func() { errc <- serve(apiSrv, apiLn) }()
 	go func() { errc <- serve(adminSrv, adminLn) }()
@@ -85,7 +86,7 @@ func run(args []string) error {
 	}
 	ready := readyInfo{
 		API: apiLn.Addr().String(), APIURL: scheme + "://" + apiLn.Addr().String(),
-		Admin: adminLn.Addr().String(), AdminURL: "http://" + adminLn.Addr().String(), PID: os.Getpid(),
+		Admin: adminLn.Addr().String(), AdminURL: adm.url, AdminTokenFile: adm.tokenFile, PID: os.Getpid(),
 	}
 	logger.Info("Serving", "api", ready.APIURL, "admin", ready.AdminURL, "dataDir", opts.dataDir)
 	if opts.readyFile != "" {

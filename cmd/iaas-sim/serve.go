@@ -54,7 +54,9 @@ type readyInfo struct {
 	APIURL   string `json:"apiURL"`
 	Admin    string `json:"admin"`
 	AdminURL string `json:"adminURL"`
-	PID      int    `json:"pid"`
+	// AdminTokenFile holds the admin API's bearer token ("" when none is needed).
+	AdminTokenFile string `json:"adminTokenFile,omitempty"`
+	PID            int    `json:"pid"`
 }
 
 func writeReadyFile(path string, r readyInfo) error {

@@ -3,9 +3,7 @@ package apitest
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"sync"
 	"testing"
@@ -91,31 +89,8 @@ func (s *sim) client(mut ...func(*ic.Config)) *ic.Client {
 
 func (s *sim) admin(method, path string, body, out any) {
 	s.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			s.t.Fatal(err)
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, s.AdminURL+path, rd)
-	if err != nil {
+	if err := s.AdminClient(s.t).Do(context.Background(), method, path, body, out); err != nil {
 		s.t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		s.t.Fatalf("admin %s %s: HTTP %d %s", method, path, resp.StatusCode, b)
-	}
-	if out != nil {
-		if err := json.Unmarshal(b, out); err != nil {
-			s.t.Fatalf("admin %s %s: %v", method, path, err)
-		}
 	}
 }
 

@@ -24,7 +24,7 @@ func (s *Server) authenticate(r *http.Request, body []byte) (*tenant, *iaasclien
 		return nil, errf(iaasclient.CodeUnauthorizedOperation, "Authorization: unknown access key or bad signature")
 	}
 	now := s.now()
-	if err := sr.Verify(r.Method, r.URL.Path, body, key.secret, now); err != nil {
+	if err := sr.Verify(r.Method, r.URL, body, key.secret, now); err != nil {
 		return nil, asAPIError(err)
 	}
 	if !s.nonces.remember(sr.AccessKeyID, sr.Nonce, sr.Timestamp, now) {

@@ -59,7 +59,7 @@ func serveNoop(addrFile string) int {
 		body, _ := io.ReadAll(io.LimitReader(r.Body, ic.MaxRequestBodyBytes))
 		sr, err := ic.ParseSignedRequest(r.Header)
 		if err == nil {
-			err = sr.Verify(r.Method, r.URL.Path, body, creds.SecretKey, time.Now())
+			err = sr.Verify(r.Method, r.URL, body, creds.SecretKey, time.Now())
 		}
 		w.Header().Set("Content-Type", "application/json")
 		if err != nil {

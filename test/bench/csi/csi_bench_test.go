@@ -12,7 +12,6 @@
 package csi_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -22,7 +21,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -171,21 +169,15 @@ func runRound(b *testing.B, env *harness.Env, conn *grpc.ClientConn, n int, name
 }
 
 func admin(b *testing.B, env *harness.Env, method, path, body string) []byte {
-	req, err := http.NewRequest(method, env.Sim.AdminURL+path, strings.NewReader(body))
-	if err != nil {
+	var in any
+	if body != "" {
+		in = body
+	}
+	var out []byte
+	if err := env.Sim.AdminClient(b).Do(context.Background(), method, path, in, &out); err != nil {
 		b.Fatal(err)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var buf bytes.Buffer
-	_, _ = buf.ReadFrom(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		b.Fatalf("%s %s: %s %s", method, path, resp.Status, buf.String())
-	}
-	return buf.Bytes()
+	return out
 }
 
 // setFault sets spec on every action ("" removes every fault).

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kube-iaas/kube-iaas/test/iaassim/simadmin"
 	"github.com/kube-iaas/kube-iaas/test/testutil"
 )
 
@@ -23,7 +24,9 @@ type Ready struct {
 	APIURL   string `json:"apiURL"`
 	Admin    string `json:"admin"`
 	AdminURL string `json:"adminURL"`
-	PID      int    `json:"pid"`
+	// AdminTokenFile holds the admin API's bearer token; Admin() sends it.
+	AdminTokenFile string `json:"adminTokenFile,omitempty"`
+	PID            int    `json:"pid"`
 }
 
 // Process is a running iaas-sim.
@@ -35,6 +38,16 @@ type Process struct {
 	mu      sync.Mutex
 	exitErr error
 	exited  bool
+}
+
+// AdminClient is a client of the admin API with the process's token.
+func (p *Process) AdminClient(t testing.TB) *simadmin.Client {
+	t.Helper()
+	c, err := simadmin.New(p.AdminURL, p.AdminTokenFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 // Options of Start.

@@ -1,17 +1,15 @@
 package framework
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"time"
 
 	ic "github.com/kube-iaas/kube-iaas/iaasclient"
+	"github.com/kube-iaas/kube-iaas/test/iaassim/simadmin"
 )
 
 // Names of the simulated tenant the tests use.
@@ -32,6 +30,7 @@ type Sim struct {
 	bin  string
 	dir  string
 	args []string
+	adm  *simadmin.Client
 }
 
 // SimConfig is the simulator config of the tests: one tenant calling from loopback,
@@ -72,9 +71,10 @@ func (s *Sim) start(t TB) {
 	_ = os.Remove(ready)
 	s.Proc = Start(t, s.dir, "iaas-sim", s.bin, append(s.args, "--ready-file", ready)...)
 	var r struct {
-		APIURL   string `json:"apiURL"`
-		AdminURL string `json:"adminURL"`
-		PID      int    `json:"pid"`
+		APIURL    string `json:"apiURL"`
+		AdminURL  string `json:"adminURL"`
+		TokenFile string `json:"adminTokenFile"`
+		PID       int    `json:"pid"`
 	}
 	err := Eventually(60*time.Second, func() error {
 		if s.Exited() {
@@ -93,6 +93,9 @@ func (s *Sim) start(t TB) {
 		t.Fatalf("iaas-sim: %v", err)
 	}
 	s.APIURL, s.AdminURL = r.APIURL, r.AdminURL
+	if s.adm, err = simadmin.New(r.AdminURL, r.TokenFile); err != nil {
+		t.Fatalf("iaas-sim admin: %v", err)
+	}
 	s.API, err = ic.New(ic.Config{Endpoint: s.APIURL, Credentials: ic.Credentials{AccessKeyID: SimAccessKey, SecretKey: SimSecretKey}})
 	if err != nil {
 		t.Fatalf("iaas client: %v", err)
@@ -106,30 +109,10 @@ func (s *Sim) CredentialsFile(t TB) string {
 	return p
 }
 
-// adminClient bounds admin calls so a wedged simulator fails a test instead of
-// hanging it.
-var adminClient = &http.Client{Timeout: 30 * time.Second}
-
+// admin sends the admin token (simadmin bounds each call, so a wedged simulator fails a
+// test instead of hanging it).
 func (s *Sim) admin(method, path string, body, out any) error {
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, _ := http.NewRequestWithContext(context.Background(), method, s.AdminURL+path, rd)
-	resp, err := adminClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 {
-		return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, b)
-	}
-	if out != nil {
-		return json.Unmarshal(b, out)
-	}
-	return nil
+	return s.adm.Do(context.Background(), method, path, body, out)
 }
 
 // AddInstance adds a RUNNING static instance and returns its instance id.
