@@ -22,6 +22,9 @@ type Mounter interface {
 	Resize(device, path string) (bool, error)
 	// DeviceSize is the size in bytes of a block device or file.
 	DeviceSize(path string) (int64, error)
+	// DeviceMounts lists the mount points that use device: mounts of a filesystem on
+	// it and bind mounts of the device node (raw-block publications).
+	DeviceMounts(device string) ([]string, error)
 }
 
 // NewMounter is the real mounter. Without systemd: a mount made by the node plugin must
@@ -111,6 +114,22 @@ func (f *FakeMounter) Resized() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]string(nil), f.resized...)
+}
+
+// DeviceMounts lists the recorded mounts of device. Like the kernel, FakeMounter records
+// a bind mount of a mount point under the device of that mount point.
+func (f *FakeMounter) DeviceMounts(device string) ([]string, error) {
+	mps, err := f.List()
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, mp := range mps {
+		if sameFile(mp.Device, device) {
+			out = append(out, mp.Path)
+		}
+	}
+	return out, nil
 }
 
 func (f *FakeMounter) DeviceSize(path string) (int64, error) {

@@ -3,6 +3,7 @@ package csi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"k8s.io/klog/v2"
+	mount "k8s.io/mount-utils"
 )
 
 func (ns *NodeServer) NodePublishVolume(ctx context.Context, req *csi.NodePublishVolumeRequest) (*csi.NodePublishVolumeResponse, error) {
@@ -59,7 +61,13 @@ func (ns *NodeServer) NodePublishVolume(ctx context.Context, req *csi.NodePublis
 		return &csi.NodePublishVolumeResponse{}, nil
 	}
 	if vc.GetAccessMode().GetMode() == csi.VolumeCapability_AccessMode_SINGLE_NODE_SINGLE_WRITER {
-		if others := ns.publications(source, target); len(others) > 0 {
+		others, err := ns.publications(source, staging, target, isBlock(vc))
+		if err != nil {
+			// Fail closed: publishing a single-writer volume without knowing whether it
+			// is in use elsewhere risks two writers on one device.
+			return nil, status.Errorf(codes.Internal, "volume %s: finding where it is already published: %v", volID, err)
+		}
+		if len(others) > 0 {
 			return nil, status.Errorf(codes.FailedPrecondition, "volume %s is single-writer and already published at %v", volID, others)
 		}
 	}
@@ -83,15 +91,31 @@ func (ns *NodeServer) NodePublishVolume(ctx context.Context, req *csi.NodePublis
 	return &csi.NodePublishVolumeResponse{}, nil
 }
 
-// publications lists where source is bind-mounted, other than at target and itself.
-func (ns *NodeServer) publications(source, target string) []string {
-	refs, err := ns.mounter.GetMountRefs(source)
-	if err != nil {
-		klog.ErrorS(err, "Listing the mounts of a volume", "source", source)
-		return nil
+// publications lists where the volume is in use on this node other than at target: every
+// mount of its device (see DeviceMounts: found by device number, not by path), less the
+// staging mount of a filesystem volume and the device node itself. source is the device
+// of a block volume, the staging path of a filesystem volume.
+func (ns *NodeServer) publications(source, staging, target string, block bool) ([]string, error) {
+	device := source
+	if !block {
+		// The device the staging mount shows (exact mount-point match, as NodeStage
+		// checks it), which is what a bind mount of the staging path exposes.
+		dev, _, err := mount.GetDeviceNameFromMount(ns.mounter, staging)
+		if err != nil {
+			return nil, err
+		}
+		if dev == "" {
+			return nil, fmt.Errorf("no mount at %s in the mount table", staging)
+		}
+		device = dev
 	}
-	refs = slices.DeleteFunc(refs, func(r string) bool { return sameFile(r, target) || sameFile(r, source) })
-	return refs
+	refs, err := ns.mounter.DeviceMounts(device)
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(refs, func(r string) bool {
+		return sameFile(r, target) || sameFile(r, device) || (!block && sameFile(r, staging))
+	}), nil
 }
 
 // makeTarget creates the target: a directory for a filesystem, a file for a raw block
