@@ -2,7 +2,9 @@
 // over HTTP, with the simulator's loop-device disks: this host is the simulator's one
 // instance (private IP 127.0.0.1), attached disks appear as /dev/disk/by-id/iaas-<id>,
 // and the driver formats (ext4, the default) and mounts them for real. It needs root.
-// ./xfs is the same run with fsType xfs; ./fakemounter runs without root.
+// ./xfs is the same run with fsType xfs; ./fakemounter runs without root; ./block and
+// ./blockfake are the raw-block runs (-csi.testvolumeaccesstype=block) on real devices and
+// with the fake mounter.
 package sanity
 
 import (
