@@ -18,6 +18,7 @@ import (
 	"k8s.io/klog/v2"
 
 	ic "github.com/kube-iaas/kube-iaas/iaasclient"
+	"github.com/kube-iaas/kube-iaas/iaasclient/validate"
 )
 
 // Event reasons on Services.
@@ -26,6 +27,7 @@ const (
 	ReasonUnknownAnnotation  = "UnknownLoadBalancerAnnotation"
 	ReasonImmutableSetting   = "LoadBalancerSettingImmutable"
 	ReasonExistingLBNotFound = "ExistingLoadBalancerNotFound"
+	ReasonTooManyBackends    = "TooManyLoadBalancerBackends"
 )
 
 // pendingRequeue is how soon a Service whose LB task outlived taskTimeout is retried,
@@ -152,7 +154,9 @@ func (l *loadBalancers) ensure(ctx context.Context, svc *v1.Service, nodes []*v1
 	if lb == nil && !mayCreate {
 		return nil, fmt.Errorf("load balancer of %s: not created yet", key)
 	}
-	desired := desiredListeners(svc, o, backendNodes(nodes, o.nodeSelector))
+	eligible := backendNodes(nodes, o.nodeSelector)
+	l.warnTooManyBackends(key, svc, len(eligible))
+	desired := desiredListeners(svc, o, eligible)
 
 	if lb == nil {
 		// The cache may predate a create that a killed predecessor made: ask once more.
@@ -317,4 +321,17 @@ func lbStatus(lb *ic.LoadBalancer, o *lbOptions) *v1.LoadBalancerStatus {
 		mode = v1.LoadBalancerIPModeProxy
 	}
 	return &v1.LoadBalancerStatus{Ingress: []v1.LoadBalancerIngress{{IP: lb.VIP, IPMode: &mode}}}
+}
+
+// warnTooManyBackends tells the Service's owner why its LB stops following the nodes:
+// the IaaS refuses a listener with more than validate.MaxBackends backends, and the
+// write is retried with backoff, so without this the only trace is the CCM's log.
+func (l *loadBalancers) warnTooManyBackends(key string, svc *v1.Service, n int) {
+	if n <= validate.MaxBackends {
+		l.events.clear(key, ReasonTooManyBackends)
+		return
+	}
+	l.events.warnOnce(key, svc, ReasonTooManyBackends,
+		"%d nodes are backends but the IaaS takes at most %d per listener, so the load balancer cannot follow the nodes; narrow them with the %s annotation",
+		n, validate.MaxBackends, AnnotationNodeSelector)
 }
