@@ -307,3 +307,17 @@ func ensureBenchLBs(b *testing.B, n int) int {
 	})
 	return len(clusterLBs(b))
 }
+
+// BenchmarkHotLoop measures the CCM's IaaS calls/s with every call failing against the
+// healthy rate in the same run (see TestNoHotLoopUnderTotalFailure for the assertion).
+func BenchmarkHotLoop(b *testing.B) {
+	for b.Loop() {
+		benchSeq++
+		h := measureHotLoop(b, fmt.Sprintf("bhot%d", benchSeq), fmt.Sprintf("10.201.%d.0/24", 2*benchSeq), fmt.Sprintf("10.201.%d.0/24", 2*benchSeq+1))
+		b.ReportMetric(callsPerSecond(h.healthy), "calls/s-healthy")
+		b.ReportMetric(callsPerSecond(h.faulty), "calls/s-100%errors")
+		b.ReportMetric(h.ratio(), "ratio")
+		b.Log(h)
+		waitRecovered(b, h)
+	}
+}

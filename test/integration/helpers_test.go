@@ -23,7 +23,7 @@ const waitTimeout = 60 * time.Second
 var ipSeq atomic.Int32
 
 // machine adds a RUNNING instance to the simulator and returns its IP and id.
-func machine(t *testing.T, name, zone string) (ip, id string) {
+func machine(t testing.TB, name, zone string) (ip, id string) {
 	t.Helper()
 	n := ipSeq.Add(1)
 	ip = fmt.Sprintf("10.0.%d.%d", 1+n/200, 1+n%200)
@@ -37,7 +37,7 @@ func machine(t *testing.T, name, zone string) (ip, id string) {
 // registerNode creates a Node the way a kubelet started with
 // --cloud-provider=external does: uninitialized taint, its InternalIP, and a Ready
 // condition (or none, as when nothing reports on it).
-func registerNode(t *testing.T, name, ip, podCIDR string, ready bool) *v1.Node {
+func registerNode(t testing.TB, name, ip, podCIDR string, ready bool) *v1.Node {
 	t.Helper()
 	ctx := context.Background()
 	n := &v1.Node{
@@ -84,7 +84,7 @@ func readyCond(s v1.ConditionStatus) v1.NodeCondition {
 }
 
 // setReady plays the kubelet (True) or kube-controller-manager (Unknown) part.
-func setReady(t *testing.T, name string, s v1.ConditionStatus) {
+func setReady(t testing.TB, name string, s v1.ConditionStatus) {
 	t.Helper()
 	err := framework.Eventually(10*time.Second, func() error {
 		n, err := env.kube.Client.CoreV1().Nodes().Get(context.Background(), name, metav1.GetOptions{})
@@ -102,7 +102,7 @@ func setReady(t *testing.T, name string, s v1.ConditionStatus) {
 }
 
 // initializedNode is a machine plus its Node, initialized by the CCM and Ready.
-func initializedNode(t *testing.T, name, zone, podCIDR string) (*v1.Node, string) {
+func initializedNode(t testing.TB, name, zone, podCIDR string) (*v1.Node, string) {
 	t.Helper()
 	ip, id := machine(t, name, zone)
 	registerNode(t, name, ip, podCIDR, true)
@@ -111,7 +111,7 @@ func initializedNode(t *testing.T, name, zone, podCIDR string) (*v1.Node, string
 	}), id
 }
 
-func waitNode(t *testing.T, name, what string, cond func(*v1.Node) bool) *v1.Node {
+func waitNode(t testing.TB, name, what string, cond func(*v1.Node) bool) *v1.Node {
 	t.Helper()
 	var last *v1.Node
 	err := framework.Eventually(waitTimeout, func() error {
@@ -136,7 +136,7 @@ func hasTaint(n *v1.Node, key string) bool {
 }
 
 // waitEvent waits for an Event of reason about the object.
-func waitEvent(t *testing.T, ns, kind, name, reason string) v1.Event {
+func waitEvent(t testing.TB, ns, kind, name, reason string) v1.Event {
 	t.Helper()
 	var found v1.Event
 	err := framework.Eventually(waitTimeout, func() error {
@@ -158,7 +158,7 @@ func waitEvent(t *testing.T, ns, kind, name, reason string) v1.Event {
 }
 
 // lbsOf lists the IaaS LBs of a Service.
-func lbsOf(t *testing.T, svc *v1.Service) []ic.LoadBalancer {
+func lbsOf(t testing.TB, svc *v1.Service) []ic.LoadBalancer {
 	t.Helper()
 	all, err := env.sim.LoadBalancers(context.Background())
 	if err != nil {
@@ -168,7 +168,7 @@ func lbsOf(t *testing.T, svc *v1.Service) []ic.LoadBalancer {
 }
 
 // waitLB waits until the Service has exactly one LB that satisfies cond.
-func waitLB(t *testing.T, svc *v1.Service, what string, cond func(ic.LoadBalancer) error) ic.LoadBalancer {
+func waitLB(t testing.TB, svc *v1.Service, what string, cond func(ic.LoadBalancer) error) ic.LoadBalancer {
 	t.Helper()
 	var lb ic.LoadBalancer
 	err := framework.Eventually(waitTimeout, func() error {
@@ -200,7 +200,7 @@ func backends(l ic.Listener) []string {
 // needsLoadBalancers skips a test on a backend without a load balancer mapping yet:
 // the tencentcloud backend has no CLB mapping in this version (README, "Running on
 // Tencent Cloud"). The skip names the reason, so the count of skips says what is left.
-func needsLoadBalancers(t *testing.T) {
+func needsLoadBalancers(t testing.TB) {
 	t.Helper()
 	if framework.Backend() == framework.BackendTencentCloud {
 		t.Skip("the tencentcloud backend has no CLB mapping yet")

@@ -17,7 +17,7 @@ import (
 	"github.com/kube-iaas/kube-iaas/test/integration/framework"
 )
 
-func createService(t *testing.T, name string, ann map[string]string, ports ...v1.ServicePort) *v1.Service {
+func createService(t testing.TB, name string, ann map[string]string, ports ...v1.ServicePort) *v1.Service {
 	t.Helper()
 	for i := range ports {
 		ports[i].TargetPort = intstr.FromInt32(8080)

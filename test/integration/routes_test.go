@@ -15,7 +15,7 @@ import (
 )
 
 // routesOf maps the destination CIDRs of this cluster's routes to the nodes they serve.
-func routesOf(t *testing.T) map[string]string {
+func routesOf(t testing.TB) map[string]string {
 	t.Helper()
 	rs, err := env.sim.Routes(context.Background())
 	if err != nil {
