@@ -24,15 +24,25 @@ type DeviceFinder interface {
 // creates the link within milliseconds of the attach task ending.
 const devicePollInterval = 100 * time.Millisecond
 
-// ByIDFinder finds /dev/disk/by-id/iaas-<disk-id> (Dir overrides /dev/disk/by-id).
+// ByIDFinder finds an attached disk under /dev/disk/by-id (Dir overrides it) by its
+// serial, which is the disk id on both backends: iaas-<disk-id> is the link the
+// simulator's disk data plane makes, virtio-<disk-id> the one udev makes for a CBS
+// disk on a Tencent Cloud CVM (virtio-blk exposes the disk id as the serial).
 type ByIDFinder struct{ Dir string }
 
-func (f ByIDFinder) path(diskID string) string {
+// devicePrefixes are the by-id name prefixes tried, in order.
+var devicePrefixes = []string{filepath.Base(DevicePathPrefix), "virtio-"}
+
+func (f ByIDFinder) paths(diskID string) []string {
 	dir := f.Dir
 	if dir == "" {
 		dir = filepath.Dir(DevicePathPrefix)
 	}
-	return filepath.Join(dir, filepath.Base(DevicePathPrefix)+diskID)
+	out := make([]string, 0, len(devicePrefixes))
+	for _, p := range devicePrefixes {
+		out = append(out, filepath.Join(dir, p+diskID))
+	}
+	return out
 }
 
 // resolve follows the by-id link, so mounts name the real device (/dev/loop3) the
@@ -48,16 +58,25 @@ func resolve(p string) (string, bool) {
 	return real, true
 }
 
-func (f ByIDFinder) Present(diskID string) (string, bool) { return resolve(f.path(diskID)) }
+func resolveAny(paths []string) (string, bool) {
+	for _, p := range paths {
+		if dev, ok := resolve(p); ok {
+			return dev, true
+		}
+	}
+	return "", false
+}
+
+func (f ByIDFinder) Present(diskID string) (string, bool) { return resolveAny(f.paths(diskID)) }
 
 func (f ByIDFinder) Wait(ctx context.Context, diskID, hint string) (string, error) {
-	p := f.path(diskID)
+	paths := f.paths(diskID)
 	// Only a hint in the same directory is used: the publish context is data from the
 	// controller, and the node never mounts a path it would not derive itself.
-	if hint != "" && filepath.Dir(hint) == filepath.Dir(p) && strings.HasSuffix(hint, diskID) {
-		p = hint
+	if hint != "" && filepath.Dir(hint) == filepath.Dir(paths[0]) && strings.HasSuffix(hint, diskID) {
+		paths = append([]string{hint}, paths...)
 	}
-	return waitFor(ctx, diskID, func() (string, bool) { return resolve(p) })
+	return waitFor(ctx, diskID, func() (string, bool) { return resolveAny(paths) })
 }
 
 func waitFor(ctx context.Context, diskID string, probe func() (string, bool)) (string, error) {

@@ -10,6 +10,9 @@ const (
 	tagVolumeName = "csi.kube-iaas.io/volume-name"
 	// tagSnapshotName does the same for CreateSnapshot.
 	tagSnapshotName = "csi.kube-iaas.io/snapshot-name"
+	// SnapshotNameTag is tagSnapshotName for backends that must know it (the
+	// tencentcloud backend answers it from the CBS snapshot name).
+	SnapshotNameTag = tagSnapshotName
 	// reservedTagPrefix is owned by the driver; StorageClass tags may not use it.
 	reservedTagPrefix = "csi.kube-iaas.io/"
 

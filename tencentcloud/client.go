@@ -38,6 +38,9 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 30 * time.Second
 	}
+	if cfg.MaxDisks <= 0 {
+		cfg.MaxDisks = DefaultMaxDisks
+	}
 	if cfg.MetadataURL == "" {
 		cfg.MetadataURL = DefaultMetadataURL
 	}

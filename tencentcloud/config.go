@@ -36,6 +36,13 @@ type Config struct {
 	// AccountID (the UIN) names resources for the tag service, which is how disk and
 	// load balancer tags change after creation. Without it those changes fail clearly.
 	AccountID string
+	// MaxDisks is the number of data disks a node may have attached, reported to the
+	// scheduler through the CSI driver (default DefaultMaxDisks, CBS's limit per CVM).
+	MaxDisks int
+	// SnapshotNameTag is the tag key by which a consumer finds a snapshot by name (the
+	// CSI driver's csi.SnapshotNameTag). CBS snapshots have no tags: this one is answered
+	// from SnapshotName (cbs_snapshots.go). Empty: snapshots report no tags.
+	SnapshotNameTag string
 	// QPS bounds this client's request rate across all products (default 20, the
 	// documented per-action limit of most Describe actions).
 	QPS float64

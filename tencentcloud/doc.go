@@ -5,7 +5,10 @@
 //	instances.go  CVM DescribeInstances / Start / Stop / TerminateInstances
 //	vpc.go        VPC DescribeVpcs / DescribeRouteTables / CreateRoutes / DeleteRoutes
 //	clb.go        CLB load balancers, listeners, targets (RegisterTargets, ...)
-//	cbs.go        CBS disks and snapshots
+//	cbs.go        CBS CreateDisks / DescribeDisks / Attach / Detach / Resize / TerminateDisks
+//	cbs_snapshots.go  CBS snapshots (the name is their identity: CBS snapshots have no tags)
+//	cbs_clone.go  a disk copy as snapshot + CreateDisks (CBS cannot copy a disk)
+//	tags.go       the tag service (ModifyResourceTags), for tags changed after creation
 //	tasks.go      the task ids this package hands out and WaitTask over them
 //	errors.go     Tencent error codes -> iaasclient typed errors (the one place)
 //	call.go       every SDK call: rate limit, retries, ctx, metrics

@@ -19,6 +19,7 @@ func TestMapError(t *testing.T) {
 		"InvalidSnapshotId.NotFound":            ic.ErrNotFound,
 		"LimitExceeded":                         ic.ErrLimitExceeded,
 		"LimitExceeded.RouteTableLimitExceeded": ic.ErrLimitExceeded,
+		"LimitExceeded.InstanceAttachedDisk":    ic.ErrLimitExceeded,
 		"ResourceInsufficient":                  ic.ErrLimitExceeded,
 		"RequestLimitExceeded":                  ic.ErrThrottled,
 		"RequestLimitExceeded.UinLimitExceeded": ic.ErrThrottled,

@@ -133,3 +133,42 @@ func TestRouteDescriptionRoundTrip(t *testing.T) {
 		t.Fatalf("foreign description: %v %q", tags, desc)
 	}
 }
+
+func TestGoldenCreateDisks(t *testing.T) {
+	c := serveGolden(t)
+	resp, err := c.CreateDisk(context.Background(), &ic.CreateDiskRequest{
+		Name: "pvc-2b1f0c9e", Zone: "ap-guangzhou-2", SizeGiB: 50, Type: ic.DiskTypePremium,
+		Tags: map[string]string{"csi.kube-iaas.io/volume-name": "pvc-2b1f0c9e"}, ClientToken: "csivol-5f0c2a1b",
+	})
+	if err != nil || resp.DiskID != "disk-quxmqmte" || resp.TaskID == "" {
+		t.Fatalf("got %+v, %v", resp, err)
+	}
+}
+
+func TestGoldenDescribeDisks(t *testing.T) {
+	c := serveGolden(t)
+	d, err := c.getDisk(context.Background(), "disk-quxmqmte")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := ic.Disk{
+		DiskID: "disk-quxmqmte", Name: "pvc-2b1f0c9e", SizeGiB: 50, Type: ic.DiskTypePremium, Zone: "ap-guangzhou-2",
+		State: ic.DiskAttached, InstanceID: "ins-xlsyru2j", DeviceSerial: "disk-quxmqmte", SnapshotID: "snap-gybrqs13",
+		Tags: map[string]string{"csi.kube-iaas.io/volume-name": "pvc-2b1f0c9e"}, CreatedAt: time.Date(2020, 9, 22, 11, 29, 13, 0, time.UTC),
+	}
+	if !reflect.DeepEqual(*d, want) {
+		t.Fatalf("got  %+v\nwant %+v", *d, want)
+	}
+}
+
+// CBS's limit code for a full instance is LimitExceeded for the consumers (the CSI
+// driver answers ResourceExhausted).
+func TestGoldenAttachDisksLimit(t *testing.T) {
+	c := serveGolden(t)
+	c.sdk.Init("err-region")
+	_, err := c.AttachDisk(context.Background(), &ic.AttachDiskRequest{DiskID: "disk-quxmqmte", InstanceID: "ins-xlsyru2j"})
+	var e *ic.Error
+	if !errors.Is(err, ic.ErrLimitExceeded) || !errors.As(err, &e) || e.RequestID != "0e1f2a3b-4c5d-4e6f-8a9b-0c1d2e3f4a5b" {
+		t.Fatalf("got %#v", err)
+	}
+}

@@ -33,7 +33,7 @@ func (c *Client) instance(in *cvm.Instance) ic.Instance {
 	out := ic.Instance{
 		InstanceID: str(in.InstanceId), Name: str(in.InstanceName), Region: c.cfg.Region,
 		InstanceType: str(in.InstanceType), PrivateIPs: strs(in.PrivateIpAddresses),
-		State: instanceState(str(in.InstanceState)), MaxDisks: DefaultMaxDisks,
+		State: instanceState(str(in.InstanceState)), MaxDisks: c.cfg.MaxDisks,
 		CreatedAt: tcTime(in.CreatedTime),
 	}
 	if in.Placement != nil {
@@ -209,7 +209,7 @@ func (c *Client) TerminateInstances(ctx context.Context, req *ic.InstancesReques
 // own instance).
 func (c *Client) Identity(ctx context.Context) (*ic.Identity, error) {
 	get := func(path string) (string, error) { return c.metadata(ctx, path) }
-	id := &ic.Identity{MaxDisks: DefaultMaxDisks, VpcID: c.cfg.VpcID}
+	id := &ic.Identity{MaxDisks: c.cfg.MaxDisks, VpcID: c.cfg.VpcID}
 	for _, f := range []struct {
 		path string
 		dst  *string

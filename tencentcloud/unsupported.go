@@ -6,12 +6,12 @@ import (
 	ic "github.com/kube-iaas/kube-iaas/iaasclient"
 )
 
-// The CLB and CBS mappings are not in this version of the backend (see README
+// The CLB mapping is not in this version of the backend (see README
 // "Running on Tencent Cloud"): these calls fail with a clear InvalidParameter, which
 // the CCM turns into an Event on the Service and the CSI driver into a gRPC error,
 // instead of doing something half right.
 func unsupported(action string) error {
-	return ic.Errorf(ic.CodeInvalidParameter, "%s is not supported by the tencentcloud backend yet (CLB and CBS mappings are pending)", action)
+	return ic.Errorf(ic.CodeInvalidParameter, "%s is not supported by the tencentcloud backend yet (the CLB mapping is pending)", action)
 }
 
 func (c *Client) CreateLoadBalancer(context.Context, *ic.CreateLoadBalancerRequest) (*ic.CreateLoadBalancerResponse, error) {
@@ -42,46 +42,6 @@ func (c *Client) ModifyListener(context.Context, *ic.ModifyListenerRequest) (*ic
 
 func (c *Client) DeleteListeners(context.Context, *ic.DeleteListenersRequest) (*ic.TaskResponse, error) {
 	return nil, unsupported("DeleteListeners")
-}
-
-func (c *Client) CreateDisk(context.Context, *ic.CreateDiskRequest) (*ic.CreateDiskResponse, error) {
-	return nil, unsupported("CreateDisk")
-}
-
-func (c *Client) DescribeDisks(context.Context, *ic.DescribeDisksRequest) (*ic.DescribeDisksResponse, error) {
-	return nil, unsupported("DescribeDisks")
-}
-
-func (c *Client) DeleteDisk(context.Context, *ic.DeleteDiskRequest) (*ic.DeleteDiskResponse, error) {
-	return nil, unsupported("DeleteDisk")
-}
-
-func (c *Client) AttachDisk(context.Context, *ic.AttachDiskRequest) (*ic.TaskResponse, error) {
-	return nil, unsupported("AttachDisk")
-}
-
-func (c *Client) DetachDisk(context.Context, *ic.DetachDiskRequest) (*ic.TaskResponse, error) {
-	return nil, unsupported("DetachDisk")
-}
-
-func (c *Client) ResizeDisk(context.Context, *ic.ResizeDiskRequest) (*ic.TaskResponse, error) {
-	return nil, unsupported("ResizeDisk")
-}
-
-func (c *Client) ModifyDisk(context.Context, *ic.ModifyDiskRequest) (*ic.ModifyDiskResponse, error) {
-	return nil, unsupported("ModifyDisk")
-}
-
-func (c *Client) CreateSnapshot(context.Context, *ic.CreateSnapshotRequest) (*ic.CreateSnapshotResponse, error) {
-	return nil, unsupported("CreateSnapshot")
-}
-
-func (c *Client) DescribeSnapshots(context.Context, *ic.DescribeSnapshotsRequest) (*ic.DescribeSnapshotsResponse, error) {
-	return nil, unsupported("DescribeSnapshots")
-}
-
-func (c *Client) DeleteSnapshot(context.Context, *ic.DeleteSnapshotRequest) (*ic.DeleteSnapshotResponse, error) {
-	return nil, unsupported("DeleteSnapshot")
 }
 
 // DescribeQuotas: Tencent's quotas are per product and not needed by the consumers'

@@ -96,6 +96,8 @@ type cloudFile struct {
 	TencentCloud struct {
 		AccountID   string `json:"accountId"`
 		MetadataURL string `json:"metadataURL"`
+		// MaxDisksPerNode overrides CBS's 20 data disks per CVM.
+		MaxDisksPerNode int `json:"maxDisksPerNode"`
 	} `json:"tencentcloud"`
 	Endpoint        string `json:"endpoint"`
 	CredentialsFile string `json:"credentialsFile"`

@@ -40,7 +40,8 @@ func runTencentCloud(o options, cf cloudFile) error {
 	c, err := tencentcloud.New(tencentcloud.Config{
 		Region: cf.Region, VpcID: cf.VpcID, Credentials: creds, Endpoint: endpoint,
 		MetadataURL: cf.TencentCloud.MetadataURL, AccountID: cf.TencentCloud.AccountID,
-		LocalAddr: o.sourceIP, Observer: obs,
+		LocalAddr: o.sourceIP, Observer: obs, SnapshotNameTag: csi.SnapshotNameTag,
+		MaxDisks: cf.TencentCloud.MaxDisksPerNode,
 	})
 	if err != nil {
 		return err

@@ -28,14 +28,25 @@ type tcAction func(c *call, body []byte) (any, *iaasclient.Error)
 
 func (s *Server) tcActions() map[string]tcAction {
 	return map[string]tcAction{
-		"cvm/DescribeInstances":   s.tcDescribeInstances,
-		"cvm/StartInstances":      s.tcInstancesAction(iaasclient.ActionStartInstances),
-		"cvm/StopInstances":       s.tcInstancesAction(iaasclient.ActionStopInstances),
-		"cvm/TerminateInstances":  s.tcInstancesAction(iaasclient.ActionTerminateInstances),
-		"vpc/DescribeVpcs":        s.tcDescribeVpcs,
-		"vpc/DescribeRouteTables": s.tcDescribeRouteTables,
-		"vpc/CreateRoutes":        s.tcCreateRoutes,
-		"vpc/DeleteRoutes":        s.tcDeleteRoutes,
+		"cvm/DescribeInstances":    s.tcDescribeInstances,
+		"cvm/StartInstances":       s.tcInstancesAction(iaasclient.ActionStartInstances),
+		"cvm/StopInstances":        s.tcInstancesAction(iaasclient.ActionStopInstances),
+		"cvm/TerminateInstances":   s.tcInstancesAction(iaasclient.ActionTerminateInstances),
+		"vpc/DescribeVpcs":         s.tcDescribeVpcs,
+		"vpc/DescribeRouteTables":  s.tcDescribeRouteTables,
+		"vpc/CreateRoutes":         s.tcCreateRoutes,
+		"vpc/DeleteRoutes":         s.tcDeleteRoutes,
+		"cbs/CreateDisks":          s.tcCreateDisks,
+		"cbs/DescribeDisks":        s.tcDescribeDisks,
+		"cbs/AttachDisks":          s.tcAttachDisks,
+		"cbs/DetachDisks":          s.tcDetachDisks,
+		"cbs/ResizeDisk":           s.tcResizeDisk,
+		"cbs/TerminateDisks":       s.tcTerminateDisks,
+		"cbs/ModifyDiskAttributes": s.tcModifyDiskAttributes,
+		"cbs/CreateSnapshot":       s.tcCreateSnapshot,
+		"cbs/DescribeSnapshots":    s.tcDescribeSnapshots,
+		"cbs/DeleteSnapshots":      s.tcDeleteSnapshots,
+		"tag/ModifyResourceTags":   s.tcModifyResourceTags,
 	}
 }
 
@@ -46,16 +57,24 @@ func isTCRequest(r *http.Request) bool { return r.Header.Get("X-TC-Action") != "
 type tcError struct{ code, msg string }
 
 // tcCode maps a native error code onto the documented Tencent code of the product.
-func tcCode(service string, e *iaasclient.Error) string {
+func tcCode(service, action string, e *iaasclient.Error) string {
 	switch e.Code {
 	case iaasclient.CodeResourceNotFound:
-		if service == "cvm" {
+		switch {
+		case service == "cvm":
 			return "InvalidInstanceId.NotFound"
+		case service == "cbs" && strings.Contains(action, "Snapshot"):
+			return "InvalidSnapshotId.NotFound"
+		case service == "cbs":
+			return "InvalidDiskId.NotFound"
 		}
 		return "ResourceNotFound"
 	case iaasclient.CodeResourceInUse:
 		return "ResourceInUse"
 	case iaasclient.CodeLimitExceeded:
+		if action == "AttachDisks" {
+			return "LimitExceeded.InstanceAttachedDisk"
+		}
 		return "LimitExceeded"
 	case iaasclient.CodeRequestLimitExceeded:
 		return "RequestLimitExceeded"
@@ -118,7 +137,7 @@ func (s *Server) serveTC(w http.ResponseWriter, r *http.Request) {
 		resp, aerr = nil, err
 	}
 	if aerr != nil {
-		fail(tcError{tcCode(svc, aerr), aerr.Message})
+		fail(tcError{tcCode(svc, action, aerr), aerr.Message})
 		return
 	}
 	b, _ := json.Marshal(resp)

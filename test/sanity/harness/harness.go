@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/kube-iaas/kube-iaas/iaasclient"
+	"github.com/kube-iaas/kube-iaas/test/iaassim"
 	"github.com/kube-iaas/kube-iaas/test/iaassim/simproc"
 )
 
@@ -68,7 +69,15 @@ type Options struct {
 	MaxDisks int
 	// DriverArgs are extra driver flags.
 	DriverArgs []string
+	// TencentCloud runs the driver on its tencentcloud backend (cloud config provider:
+	// tencentcloud), pointed at the simulator's Tencent Cloud API 3.0 front-end and its
+	// CVM metadata service: the same disks, through CBS's actions and the official SDK.
+	TencentCloud bool
 }
+
+// TencentCloudAccountID is the account (UIN) of the tencentcloud cloud config: the tag
+// service names disks by it.
+const TencentCloudAccountID = "100000000001"
 
 // Env is a running simulator and driver.
 type Env struct {
@@ -163,6 +172,9 @@ func Start(t testing.TB, o Options) *Env {
 		"--iaas-endpoint=" + e.Sim.APIURL, "--credentials-file=" + credsFile,
 		"--v=4",
 	}
+	if o.TencentCloud {
+		args = append(args, "--cloud-config="+e.tencentCloudConfig(t, o.MaxDisks))
+	}
 	if o.FakeMounter {
 		args = append(args, "--fake-mounter", "--fake-device-dir="+filepath.Join(dir, "fake-dev"))
 	}
@@ -180,6 +192,27 @@ func Start(t testing.TB, o Options) *Env {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return e
+}
+
+// tencentCloudConfig writes the cloud config of the tencentcloud backend: the
+// simulator's region and the tenant's VPC, its API and metadata on the simulator.
+func (e *Env) tencentCloudConfig(t testing.TB, maxDisks int) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	vpcs, err := e.Client.DescribeVpcs(ctx, &iaasclient.DescribeVpcsRequest{})
+	if err != nil || len(vpcs.Vpcs) != 1 {
+		t.Fatalf("the sanity tenant's VPC: %+v, %v", vpcs, err)
+	}
+	p := filepath.Join(e.Dir, "cloud-config.yaml")
+	// maxDisksPerNode: CVM metadata does not tell it; the simulated instance has fewer
+	// than CBS's 20.
+	cfg := fmt.Sprintf("provider: tencentcloud\nregion: sim-1\nvpcId: %s\nendpoint: %s\ntencentcloud:\n  accountId: %q\n  metadataURL: %s\n  maxDisksPerNode: %d\n",
+		vpcs.Vpcs[0].VpcID, e.Sim.APIURL, TencentCloudAccountID, e.Sim.APIURL, maxDisks)
+	if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 func startDriver(t testing.TB, bin string, args []string, logPath string) int {
@@ -317,6 +350,23 @@ func detachLoopsOf(t testing.TB, dataDir string) {
 			t.Logf("cleanup: losetup -d %s: %v", fields[0], err)
 		} else {
 			t.Logf("cleanup: detached %s (%s), which the run left behind", fields[0], fields[1])
+		}
+	}
+}
+
+// RequireSimCalls fails t unless the simulator answered each action (its counter name,
+// e.g. "tc:cbs/CreateDisks" for the Tencent front-end) at least once with success.
+func (e *Env) RequireSimCalls(t testing.TB, actions ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var cnt iaassim.Counters
+	if err := e.Sim.AdminClient(t).Do(ctx, "GET", "/admin/v1/counters", nil, &cnt); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range actions {
+		if c := cnt.Actions[a]; c == nil || c.Codes["OK"] == 0 {
+			t.Errorf("the simulator never answered %s with success: %+v", a, c)
 		}
 	}
 }
