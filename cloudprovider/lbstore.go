@@ -37,13 +37,21 @@ var errLBPending = errors.New("load balancer task still running")
 type iaasLBs struct {
 	api     ic.API
 	cluster string
-	snap    *snapshot[map[string]*ic.LoadBalancer] // by Service UID
+	// key is the tag that names the owner (TagServiceUID for Services, TagIngressUID
+	// for Ingresses): the snapshot holds only the LBs that carry it.
+	key  string
+	snap *snapshot[map[string]*ic.LoadBalancer] // by owner UID
 }
 
 var _ lbStore = (*iaasLBs)(nil)
 
 func newIaaSLBs(api ic.API, clusterID string, ttl time.Duration) *iaasLBs {
-	s := &iaasLBs{api: api, cluster: clusterID}
+	return newOwnedLBs(api, clusterID, TagServiceUID, ttl)
+}
+
+// newOwnedLBs is the store of the LBs whose owner UID is in tag key.
+func newOwnedLBs(api ic.API, clusterID, key string, ttl time.Duration) *iaasLBs {
+	s := &iaasLBs{api: api, cluster: clusterID, key: key}
 	s.snap = newSnapshot(ttl, func(ctx context.Context) (map[string]*ic.LoadBalancer, error) {
 		list, err := s.describe(ctx, &ic.DescribeLoadBalancersRequest{Tags: map[string]string{TagCluster: clusterID}})
 		if err != nil {
@@ -51,7 +59,7 @@ func newIaaSLBs(api ic.API, clusterID string, ttl time.Duration) *iaasLBs {
 		}
 		m := make(map[string]*ic.LoadBalancer, len(list))
 		for i := range list {
-			if uid := list[i].Tags[TagServiceUID]; uid != "" {
+			if uid := list[i].Tags[key]; uid != "" {
 				m[uid] = &list[i]
 			}
 		}
@@ -79,7 +87,7 @@ func (s *iaasLBs) describe(ctx context.Context, req *ic.DescribeLoadBalancersReq
 func (s *iaasLBs) owned(ctx context.Context, uid string, fresh bool) (*ic.LoadBalancer, error) {
 	if fresh {
 		list, err := s.describe(ctx, &ic.DescribeLoadBalancersRequest{
-			Tags: map[string]string{TagCluster: s.cluster, TagServiceUID: uid}})
+			Tags: map[string]string{TagCluster: s.cluster, s.key: uid}})
 		if err != nil || len(list) == 0 {
 			return nil, err
 		}
@@ -100,7 +108,7 @@ func (s *iaasLBs) byID(ctx context.Context, id string) (*ic.LoadBalancer, error)
 	}
 	for i := range list {
 		if list[i].LoadBalancerID == id {
-			if uid := list[i].Tags[TagServiceUID]; uid != "" && list[i].Tags[TagCluster] == s.cluster {
+			if uid := list[i].Tags[s.key]; uid != "" && list[i].Tags[TagCluster] == s.cluster {
 				s.put(uid, &list[i])
 			}
 			return &list[i], nil

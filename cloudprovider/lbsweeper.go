@@ -2,6 +2,7 @@ package cloudprovider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
 	corelisters "k8s.io/client-go/listers/core/v1"
+	networkinglisters "k8s.io/client-go/listers/networking/v1"
 	"k8s.io/component-base/metrics/legacyregistry"
 	"k8s.io/klog/v2"
 
@@ -28,8 +30,8 @@ var orphansDeleted = sync.OnceValue(func() *prometheus.CounterVec {
 	return c
 })
 
-// lbSweeper deletes the load balancers this cluster created for Services that no
-// longer exist: a Service deleted while the CCM was down with its finalizer removed by
+// lbSweeper deletes the load balancers this cluster created for Services (and for
+// Ingresses, with their certificates) that no longer exist: a Service deleted while the CCM was down with its finalizer removed by
 // hand, a namespace force-deleted, a create whose Service went away before the LB id
 // was written back. The service controller never sees those again, so without a
 // sweeper they cost money forever (the leak users report most, see ANCHORS.md).
@@ -46,8 +48,14 @@ type lbSweeper struct {
 	list     func(ctx context.Context) ([]ic.LoadBalancer, error)
 	services corelisters.ServiceLister
 	synced   func() bool // the Service informer has synced: before, every LB looks orphaned
-	grace    time.Duration
-	now      func() time.Time
+	// ingresses, when set, puts the L7 LBs and certificates of Ingresses under the same
+	// rules (owner: the Ingress UID); ingSynced as synced.
+	ingresses networkinglisters.IngressLister
+	ingSynced func() bool
+	// certs lists this cluster's Ingress certificates and deletes one; nil: none swept.
+	certs *ingressCerts
+	grace time.Duration
+	now   func() time.Time
 
 	since map[string]time.Time // LB id -> first pass that found it orphaned
 }
@@ -93,6 +101,10 @@ func (s *lbSweeper) sweep(ctx context.Context) (int, error) {
 			adopted[id] = true
 		}
 	}
+	ingOwners, err := s.ingressOwners()
+	if err != nil {
+		return 0, err
+	}
 	list, err := s.list(ctx)
 	if err != nil {
 		return 0, err
@@ -103,7 +115,11 @@ func (s *lbSweeper) sweep(ctx context.Context) (int, error) {
 	var errs []error
 	for _, lb := range list {
 		uid := lb.Tags[TagServiceUID]
-		if lb.Tags[TagCluster] != s.lbs.clusterID || uid == "" || owners[uid] || adopted[lb.LoadBalancerID] {
+		alive := owners[uid]
+		if iu := lb.Tags[TagIngressUID]; uid == "" && iu != "" && ingOwners != nil {
+			uid, alive = iu, ingOwners[iu]
+		}
+		if lb.Tags[TagCluster] != s.lbs.clusterID || uid == "" || alive || adopted[lb.LoadBalancerID] {
 			continue
 		}
 		if lb.State == ic.LoadBalancerCreating {
@@ -113,8 +129,8 @@ func (s *lbSweeper) sweep(ctx context.Context) (int, error) {
 		first, ok := s.since[lb.LoadBalancerID]
 		if !ok {
 			s.since[lb.LoadBalancerID] = now
-			klog.InfoS("Load balancer has no Service; deleting it after the grace period", "loadBalancer", lb.LoadBalancerID,
-				"serviceUID", uid, "service", lb.Tags[TagService], "grace", s.grace)
+			klog.InfoS("Load balancer has no Service or Ingress; deleting it after the grace period", "loadBalancer", lb.LoadBalancerID,
+				"ownerUID", uid, "service", lb.Tags[TagService], "ingress", lb.Tags[TagIngress], "grace", s.grace)
 			first = now
 		}
 		if now.Sub(first) < s.grace {
@@ -128,7 +144,12 @@ func (s *lbSweeper) sweep(ctx context.Context) (int, error) {
 		delete(s.since, lb.LoadBalancerID)
 		orphansDeleted().WithLabelValues("loadBalancer").Inc()
 		klog.InfoS("Deleted orphaned load balancer", "loadBalancer", lb.LoadBalancerID, "vip", lb.VIP,
-			"serviceUID", uid, "service", lb.Tags[TagService], "orphanedFor", now.Sub(first).Round(time.Second))
+			"ownerUID", uid, "service", lb.Tags[TagService], "ingress", lb.Tags[TagIngress], "orphanedFor", now.Sub(first).Round(time.Second))
+	}
+	n, err := s.sweepCerts(ctx, ingOwners, orphaned, now)
+	deleted += n
+	if err != nil {
+		errs = append(errs, err)
 	}
 	for id := range s.since {
 		if !orphaned[id] { // owner came back (cache lag) or gone from the IaaS
@@ -139,6 +160,65 @@ func (s *lbSweeper) sweep(ctx context.Context) (int, error) {
 		return deleted, errs[0]
 	}
 	return deleted, nil
+}
+
+// ingressOwners is the set of Ingress UIDs, or nil when Ingresses are not swept (no
+// lister, or not synced yet: before, every Ingress LB would look orphaned).
+func (s *lbSweeper) ingressOwners() (map[string]bool, error) {
+	if s.ingresses == nil || s.ingSynced == nil || !s.ingSynced() {
+		return nil, nil
+	}
+	ings, err := s.ingresses.List(labels.Everything())
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]bool{}
+	for _, ing := range ings {
+		out[string(ing.UID)] = true
+	}
+	return out, nil
+}
+
+// sweepCerts deletes this cluster's Ingress certificates whose Ingress is gone, after
+// the grace. One an LB still uses is ResourceInUse: it goes once its LB is swept.
+func (s *lbSweeper) sweepCerts(ctx context.Context, owners map[string]bool, orphaned map[string]bool, now time.Time) (int, error) {
+	if s.certs == nil || owners == nil {
+		return 0, nil
+	}
+	resp, err := s.certs.api.DescribeCertificates(ctx, &ic.DescribeCertificatesRequest{
+		Tags: map[string]string{TagCluster: s.lbs.clusterID}, Page: ic.Page{Limit: ic.MaxPageSize}})
+	if err != nil {
+		return 0, fmt.Errorf("DescribeCertificates: %w", err)
+	}
+	deleted := 0
+	var errs []error
+	for _, ct := range resp.Certificates {
+		uid := ct.Tags[TagIngressUID]
+		if ct.Tags[TagCluster] != s.lbs.clusterID || uid == "" || owners[uid] {
+			continue
+		}
+		id := ct.CertificateID
+		orphaned[id] = true
+		first, ok := s.since[id]
+		if !ok {
+			s.since[id], first = now, now
+		}
+		if now.Sub(first) < s.grace {
+			continue
+		}
+		_, err := s.certs.api.DeleteCertificate(ctx, &ic.DeleteCertificateRequest{CertificateID: id})
+		switch {
+		case err == nil || errors.Is(err, ic.ErrNotFound):
+			deleted++
+			delete(s.since, id)
+			orphansDeleted().WithLabelValues("certificate").Inc()
+			klog.InfoS("Deleted orphaned certificate", "certificate", id, "ingressUID", uid, "ingress", ct.Tags[TagIngress])
+		case errors.Is(err, ic.ErrInUse):
+		default:
+			errs = append(errs, fmt.Errorf("deleting orphaned certificate %s: %w", id, err))
+		}
+	}
+	return deleted, errors.Join(errs...)
 }
 
 // startSweeper runs the orphan sweeper on the shared Service informer.
@@ -152,6 +232,9 @@ func (c *Cloud) startSweeper(f informers.SharedInformerFactory) {
 	}
 	inf := f.Core().V1().Services()
 	s := newLBSweeper(c.lbs, store, inf.Lister(), inf.Informer().HasSynced, c.cfg.OrphanSweeper.GracePeriod.Duration)
+	ing := f.Networking().V1().Ingresses()
+	s.ingresses, s.ingSynced = ing.Lister(), ing.Informer().HasSynced
+	s.certs = &ingressCerts{api: c.api, cluster: c.cfg.ClusterID}
 	klog.InfoS("Orphan sweeper on", "grace", s.grace, "period", c.cfg.OrphanSweeper.Period.Duration)
 	go s.run(c.cfg.OrphanSweeper.Period.Duration, c.stop)
 }

@@ -120,22 +120,39 @@ func sameListener(a, b ic.ListenerSpec) bool {
 		slices.Equal(na.Backends, nb.Backends) && slices.Equal(na.SourceRanges, nb.SourceRanges) &&
 		na.SessionAffinity == nb.SessionAffinity &&
 		na.SessionAffinityTimeoutSeconds == nb.SessionAffinityTimeoutSeconds &&
-		na.ProxyProtocol == nb.ProxyProtocol && sameHealthCheck(na.HealthCheck, nb.HealthCheck)
+		na.ProxyProtocol == nb.ProxyProtocol && sameHealthCheck(na.HealthCheck, nb.HealthCheck) &&
+		na.CertificateID == nb.CertificateID && slices.EqualFunc(na.Rules, nb.Rules, sameRule)
 }
 
-func normListener(l ic.ListenerSpec) ic.ListenerSpec {
-	l.Backends = slices.Clone(l.Backends)
-	for i := range l.Backends {
-		if l.Backends[i].Weight == 0 {
-			l.Backends[i].Weight = 10
+// sameRule compares L7 rules in order: the order is the one the controller chose, and
+// the IaaS keeps it.
+func sameRule(a, b ic.L7Rule) bool {
+	return a.Host == b.Host && a.Path == b.Path && a.PathType == b.PathType &&
+		slices.Equal(a.Backends, b.Backends) && sameHealthCheck(a.HealthCheck, b.HealthCheck)
+}
+
+func normBackends(bs []ic.Backend) []ic.Backend {
+	bs = slices.Clone(bs)
+	for i := range bs {
+		if bs[i].Weight == 0 {
+			bs[i].Weight = 10
 		}
 	}
-	slices.SortFunc(l.Backends, func(x, y ic.Backend) int {
+	slices.SortFunc(bs, func(x, y ic.Backend) int {
 		if c := strings.Compare(x.IP, y.IP); c != 0 {
 			return c
 		}
 		return x.Port - y.Port
 	})
+	return bs
+}
+
+func normListener(l ic.ListenerSpec) ic.ListenerSpec {
+	l.Backends = normBackends(l.Backends)
+	l.Rules = slices.Clone(l.Rules)
+	for i := range l.Rules {
+		l.Rules[i].Backends = normBackends(l.Rules[i].Backends)
+	}
 	l.SourceRanges = slices.Clone(l.SourceRanges)
 	sort.Strings(l.SourceRanges)
 	if l.SessionAffinity == "" {

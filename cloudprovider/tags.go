@@ -12,4 +12,13 @@ const (
 	TagServiceUID = "kube-iaas.io/service-uid"
 	// TagService is namespace/name, for people reading the IaaS console.
 	TagService = "kube-iaas.io/service"
+	// TagIngressUID is the UID of the Ingress an L7 LB or a certificate serves.
+	TagIngressUID = "kube-iaas.io/ingress-uid"
+	// TagIngress is namespace.name of that Ingress, for people reading the console.
+	TagIngress = "kube-iaas.io/ingress"
+	// TagTLSSecret is namespace.name of the Secret a certificate was uploaded from.
+	TagTLSSecret = "kube-iaas.io/tls-secret"
+	// TagCertHash identifies the Secret content a certificate holds, so a changed
+	// Secret gets a new upload and an unchanged one none.
+	TagCertHash = "kube-iaas.io/cert-sha256"
 )

@@ -43,6 +43,13 @@ type DiskAPI interface {
 	DeleteSnapshot(ctx context.Context, req *DeleteSnapshotRequest) (*DeleteSnapshotResponse, error)
 }
 
+// CertificateAPI holds the TLS certificates of HTTPS listeners (certificates.go).
+type CertificateAPI interface {
+	UploadCertificate(ctx context.Context, req *UploadCertificateRequest) (*UploadCertificateResponse, error)
+	DescribeCertificates(ctx context.Context, req *DescribeCertificatesRequest) (*DescribeCertificatesResponse, error)
+	DeleteCertificate(ctx context.Context, req *DeleteCertificateRequest) (*DeleteCertificateResponse, error)
+}
+
 // TaskAPI follows async tasks.
 type TaskAPI interface {
 	DescribeTask(ctx context.Context, req *DescribeTaskRequest) (*DescribeTaskResponse, error)
@@ -62,6 +69,7 @@ type API interface {
 	InstancesAPI
 	VPCAPI
 	LoadBalancerAPI
+	CertificateAPI
 	DiskAPI
 	TaskAPI
 	MetadataAPI

@@ -44,6 +44,20 @@ func (c *Client) DeleteListeners(context.Context, *ic.DeleteListenersRequest) (*
 	return nil, unsupported("DeleteListeners")
 }
 
+func (c *Client) UploadCertificate(context.Context, *ic.UploadCertificateRequest) (*ic.UploadCertificateResponse, error) {
+	return nil, unsupported("UploadCertificate")
+}
+
+// DescribeCertificates answers "none", like DescribeLoadBalancers, so that the Ingress
+// controller's cleanup and sweep do not fail on this backend.
+func (c *Client) DescribeCertificates(context.Context, *ic.DescribeCertificatesRequest) (*ic.DescribeCertificatesResponse, error) {
+	return &ic.DescribeCertificatesResponse{Certificates: []ic.Certificate{}}, nil
+}
+
+func (c *Client) DeleteCertificate(context.Context, *ic.DeleteCertificateRequest) (*ic.DeleteCertificateResponse, error) {
+	return nil, ic.Errorf(ic.CodeResourceNotFound, "no certificates on the tencentcloud backend yet")
+}
+
 // DescribeQuotas: Tencent's quotas are per product and not needed by the consumers'
 // decisions; none are reported.
 func (c *Client) DescribeQuotas(context.Context, *ic.DescribeQuotasRequest) (*ic.DescribeQuotasResponse, error) {

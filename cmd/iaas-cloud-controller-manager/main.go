@@ -32,12 +32,16 @@ func main() {
 	b := app.NewBuilder()
 	b.SetOptions(opts)
 	b.SetCmdName("iaas-cloud-controller-manager")
-	b.SetLongDesc("iaas-cloud-controller-manager runs the cloud controllers of Kubernetes for the kube-iaas IaaS: node initialization and lifecycle, Service load balancers, pod CIDR routes, and fenced failover (the out-of-service taint on nodes whose instances the IaaS has stopped).")
+	b.SetLongDesc("iaas-cloud-controller-manager runs the cloud controllers of Kubernetes for the kube-iaas IaaS: node initialization and lifecycle, Service load balancers, pod CIDR routes, fenced failover (the out-of-service taint on nodes whose instances the IaaS has stopped), and Ingresses of IngressClass controller kube-iaas.io/ingress on IaaS L7 load balancers.")
 	b.SetCloudInitializer(initCloud)
 	b.RegisterDefaultControllers()
 	b.RegisterController(iaas.FailoverControllerName, app.ControllerInitFuncConstructor{
 		InitContext: app.ControllerInitContext{ClientName: "fenced-failover-controller"},
 		Constructor: startFailoverController,
+	}, nil)
+	b.RegisterController(iaas.IngressControllerLoopName, app.ControllerInitFuncConstructor{
+		InitContext: app.ControllerInitContext{ClientName: "ingress-controller"},
+		Constructor: startIngressController,
 	}, nil)
 	os.Exit(cli.Run(b.BuildCommand()))
 }

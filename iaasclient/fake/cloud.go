@@ -95,6 +95,7 @@ type Cloud struct {
 	vpcs        map[string]*ic.Vpc
 	routeTables map[string]*ic.RouteTable
 	lbs         map[string]*ic.LoadBalancer
+	certs       map[string]*cert
 	disks       map[string]*ic.Disk
 	snapshots   map[string]*ic.Snapshot
 	tasks       map[string]*task
@@ -137,6 +138,7 @@ func New(opts ...Option) *Cloud {
 		vpcs:        map[string]*ic.Vpc{},
 		routeTables: map[string]*ic.RouteTable{},
 		lbs:         map[string]*ic.LoadBalancer{},
+		certs:       map[string]*cert{},
 		disks:       map[string]*ic.Disk{},
 		snapshots:   map[string]*ic.Snapshot{},
 		tasks:       map[string]*task{},

@@ -144,6 +144,9 @@ func (c *Cloud) CreateLoadBalancer(ctx context.Context, req *ic.CreateLoadBalanc
 	if err := validate.NewLoadBalancerListeners(len(req.Listeners), c.quotas["listenersPerLoadBalancer"]); err != nil {
 		return nil, c.fail(err)
 	}
+	if err := c.certsExist("listeners", req.Listeners...); err != nil {
+		return nil, err
+	}
 	vip, err := c.allocVIP(req.Type, req.VIP)
 	if err != nil {
 		return nil, err
@@ -290,6 +293,9 @@ func (c *Cloud) CreateListeners(ctx context.Context, req *ic.CreateListenersRequ
 	if err := validate.MoreListeners(len(lb.Listeners), len(req.Listeners), c.quotas["listenersPerLoadBalancer"]); err != nil {
 		return nil, c.fail(err)
 	}
+	if err := c.certsExist("listeners", req.Listeners...); err != nil {
+		return nil, err
+	}
 	ids := make([]string, 0, len(req.Listeners))
 	for _, s := range req.Listeners {
 		l := c.newListener(s)
@@ -327,6 +333,9 @@ func (c *Cloud) ModifyListener(ctx context.Context, req *ic.ModifyListenerReques
 	}
 	if err := validate.ListenerUpdate("listener", &req.Listener, lb.Listeners, req.ListenerID); err != nil {
 		return nil, c.fail(err)
+	}
+	if err := c.certsExist("listener", req.Listener); err != nil {
+		return nil, err
 	}
 	old := lb.Listeners[i]
 	l := ic.Listener{ListenerID: old.ListenerID, ListenerSpec: clone(req.Listener)}

@@ -1,0 +1,177 @@
+package cloudprovider
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+
+	v1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/klog/v2"
+
+	ic "github.com/kube-iaas/kube-iaas/iaasclient"
+)
+
+// ingressCerts keeps the IaaS certificates of Ingresses equal to their TLS Secrets.
+// A certificate belongs to one Ingress (tags: cluster, Ingress UID) and holds one
+// Secret content (tag: its hash), so a changed Secret is a new upload, an unchanged
+// one costs a Describe, and certificates no listener uses any more are deleted.
+type ingressCerts struct {
+	api     ic.CertificateAPI
+	cluster string
+	secret  func(ns, name string) (*v1.Secret, error)
+}
+
+// secretHash identifies a certificate and key pair.
+func secretHash(crt, key []byte) string {
+	h := sha256.New()
+	h.Write(crt)
+	h.Write([]byte{0})
+	h.Write(key)
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// tlsSecretName picks the Secret of the Ingress's HTTPS listener: the IaaS listener
+// holds one certificate, so only the first Secret of spec.tls is used.
+func tlsSecretName(ing *networkingv1.Ingress) (string, []problem) {
+	var name string
+	var probs []problem
+	for i, t := range ing.Spec.TLS {
+		switch {
+		case t.SecretName == "":
+			probs = append(probs, problem{ReasonIngressUnsupported, fmt.Sprintf("tls[%d]: no secretName (there is no default certificate)", i)})
+		case name == "":
+			name = t.SecretName
+		case t.SecretName != name:
+			probs = append(probs, problem{ReasonIngressUnsupported, fmt.Sprintf("tls[%d]: Secret %s is ignored: the load balancer serves one certificate per Ingress (Secret %s); use one Ingress per certificate", i, t.SecretName, name)})
+		}
+	}
+	return name, probs
+}
+
+// list returns the certificates of one Ingress.
+func (c *ingressCerts) list(ctx context.Context, uid string) ([]ic.Certificate, error) {
+	var all []ic.Certificate
+	for offset := 0; ; {
+		resp, err := c.api.DescribeCertificates(ctx, &ic.DescribeCertificatesRequest{
+			Tags: map[string]string{TagCluster: c.cluster, TagIngressUID: uid},
+			Page: ic.Page{Offset: offset, Limit: ic.MaxPageSize},
+		})
+		if err != nil {
+			return nil, fmt.Errorf("DescribeCertificates: %w", err)
+		}
+		all = append(all, resp.Certificates...)
+		offset += len(resp.Certificates)
+		if len(resp.Certificates) == 0 || offset >= resp.TotalCount {
+			return all, nil
+		}
+	}
+}
+
+// ensure returns the certificate id the HTTPS listener should use: the Secret's
+// content, uploaded if new. A Secret that is missing or bad is a problem, not an error:
+// the listener keeps current (the certificate it has now, "" for none), so bad input
+// never takes a working HTTPS listener down. err is for IaaS failures (retried).
+func (c *ingressCerts) ensure(ctx context.Context, ing *networkingv1.Ingress, current string) (certID string, probs []problem, err error) {
+	name, probs := tlsSecretName(ing)
+	if name == "" {
+		return "", probs, nil
+	}
+	keep := func(format string, args ...any) (string, []problem, error) {
+		msg := fmt.Sprintf("Secret %s/%s: ", ing.Namespace, name) + fmt.Sprintf(format, args...)
+		if current != "" {
+			msg += fmt.Sprintf("; HTTPS keeps certificate %s", current)
+		} else {
+			msg += "; no HTTPS listener until it is fixed"
+		}
+		return current, append(probs, problem{ReasonIngressTLSInvalid, msg}), nil
+	}
+	s, err := c.secret(ing.Namespace, name)
+	if apierrors.IsNotFound(err) || (err == nil && s == nil) {
+		return keep("not found")
+	}
+	if err != nil {
+		return "", probs, err
+	}
+	crt, key := s.Data[v1.TLSCertKey], s.Data[v1.TLSPrivateKeyKey]
+	if len(crt) == 0 || len(key) == 0 {
+		return keep("needs %s and %s", v1.TLSCertKey, v1.TLSPrivateKeyKey)
+	}
+	// Checked here too, so a bad Secret costs no API call and says what is wrong.
+	if _, perr := tls.X509KeyPair(crt, key); perr != nil {
+		return keep("%s and %s are not a matching PEM certificate and key: %v", v1.TLSCertKey, v1.TLSPrivateKeyKey, perr)
+	}
+	hash := secretHash(crt, key)
+	uid := string(ing.UID)
+	have, err := c.list(ctx, uid)
+	if err != nil {
+		return "", probs, err
+	}
+	for _, ct := range have {
+		if ct.Tags[TagCertHash] == hash {
+			return ct.CertificateID, probs, nil
+		}
+	}
+	req := &ic.UploadCertificateRequest{
+		Name:           truncName(fmt.Sprintf("%s-%s-%s", c.cluster, ing.Namespace, name)),
+		CertificatePEM: string(crt), PrivateKeyPEM: string(key),
+		Tags: map[string]string{
+			TagCluster: c.cluster, TagIngressUID: uid, TagIngress: ing.Namespace + "." + ing.Name,
+			TagTLSSecret: ing.Namespace + "." + name, TagCertHash: hash,
+		},
+	}
+	// Same Ingress, same content: the same token, so a CCM killed after the upload
+	// gets the same certificate back instead of a second one.
+	sum := sha256.Sum256([]byte(uid + "\x00" + hash))
+	req.ClientToken = "k8s-cert-" + hex.EncodeToString(sum[:16])
+	resp, err := c.api.UploadCertificate(ctx, req)
+	if errors.Is(err, ic.ErrInvalidParameter) {
+		var e *ic.Error
+		msg := err.Error()
+		if errors.As(err, &e) {
+			msg = e.Message
+		}
+		return keep("the IaaS refused the certificate: %s", msg)
+	}
+	if err != nil {
+		return "", probs, fmt.Errorf("UploadCertificate: %w", err)
+	}
+	klog.InfoS("Uploaded certificate", "ingress", klog.KObj(ing), "secret", name, "certificate", resp.CertificateID)
+	return resp.CertificateID, probs, nil
+}
+
+// prune deletes the Ingress's certificates other than keep ("" deletes all). One still
+// in use by a listener (ResourceInUse) is left for the next sync.
+func (c *ingressCerts) prune(ctx context.Context, uid, keep string) error {
+	have, err := c.list(ctx, uid)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, ct := range have {
+		if ct.CertificateID == keep {
+			continue
+		}
+		_, err := c.api.DeleteCertificate(ctx, &ic.DeleteCertificateRequest{CertificateID: ct.CertificateID})
+		switch {
+		case err == nil:
+			klog.InfoS("Deleted certificate", "certificate", ct.CertificateID, "ingress", ct.Tags[TagIngress])
+		case errors.Is(err, ic.ErrNotFound):
+		default:
+			errs = append(errs, fmt.Errorf("DeleteCertificate %s: %w", ct.CertificateID, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func truncName(s string) string {
+	if len(s) > 63 {
+		s = s[:63]
+	}
+	return strings.TrimRight(s, "-.")
+}
