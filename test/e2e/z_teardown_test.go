@@ -14,7 +14,7 @@ import (
 
 // TestZZTeardown runs last (file and name order): once the namespaces of the tests
 // are gone (their Services, PVCs and snapshots deleted with them), the IaaS holds no
-// load balancer of this cluster, no disk made for a test PVC, no snapshot, and exactly
+// load balancer or certificate of this cluster, no disk made for a test PVC, no snapshot, and exactly
 // one route per node.
 func TestZZTeardown(t *testing.T) {
 	e, ctx := setup(t)
@@ -50,6 +50,14 @@ func TestZZTeardown(t *testing.T) {
 		}
 		if n := len(lbs.LoadBalancers); n > 0 {
 			return false, fmt.Sprintf("%d load balancers left, first %s", n, lbs.LoadBalancers[0].LoadBalancerID), nil
+		}
+		// Ingress TLS certificates are tagged with the cluster too.
+		certs, err := e.iaas.DescribeCertificates(ctx, &ic.DescribeCertificatesRequest{Tags: map[string]string{tagCluster: e.clusterID}})
+		if err != nil {
+			return false, err.Error(), nil
+		}
+		if n := len(certs.Certificates); n > 0 {
+			return false, fmt.Sprintf("%d certificates left, first %s", n, certs.Certificates[0].CertificateID), nil
 		}
 		disks, err := e.iaas.DescribeDisks(ctx, &ic.DescribeDisksRequest{})
 		if err != nil {

@@ -169,16 +169,28 @@ func BenchmarkLoadBalancer(b *testing.B) {
 	}
 	ours := apply(proxy, "172.31.9.2")
 	oursKernel := apply(kernel, "172.31.10.2")
+	// Layer 7: an HTTP listener whose one rule (any host, prefix /) is the backend, as
+	// an Ingress path to a NodePort is: the Go reverse proxy parses every request.
+	l7VIP := "172.31.9.4"
+	if err := proxy.Apply(context.Background(), dataplane.LoadBalancerSpec{LoadBalancerID: "lb-bench-l7", VIP: l7VIP, Listeners: []iaasclient.Listener{{
+		ListenerID: "l7-80", ListenerSpec: iaasclient.ListenerSpec{Protocol: iaasclient.ProtocolHTTP, Port: 80, Backends: []iaasclient.Backend{},
+			Rules: []iaasclient.L7Rule{{Path: "/", PathType: iaasclient.PathPrefix, Backends: []iaasclient.Backend{{IP: srvIP.String(), Port: 8080}}}}}}}}); err != nil {
+		b.Fatal(err)
+	}
+	oursL7 := "http://" + l7VIP + "/"
+	waitHTTP(b, cl, oursL7)
 
 	// haproxy on a second address of the pool, layer 4 like ours, one process, health
 	// checks on, logging off.
-	haVIP := "172.31.9.3"
+	haVIP, ha7VIP := "172.31.9.3", "172.31.9.5"
 	br, _ := netlink.LinkByName(be.Config().Bridge)
-	addr, _ := netlink.ParseAddr(haVIP + "/32")
-	if err := netlink.AddrAdd(br, addr); err != nil {
-		b.Fatal(err)
+	for _, ip := range []string{haVIP, ha7VIP} {
+		addr, _ := netlink.ParseAddr(ip + "/32")
+		if err := netlink.AddrAdd(br, addr); err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { netlink.AddrDel(br, addr) })
 	}
-	b.Cleanup(func() { netlink.AddrDel(br, addr) })
 	cfg := fmt.Sprintf(`global
   nbthread 2
   maxconn 4096
@@ -192,12 +204,22 @@ frontend f
   default_backend b
 backend b
   server s1 %s:8080 check inter 5s
-`, haVIP, srvIP)
+frontend f7
+  mode http
+  bind %s:80
+  default_backend b7
+backend b7
+  mode http
+  http-reuse always
+  server s1 %s:8080 check inter 5s
+`, haVIP, srvIP, ha7VIP, srvIP)
 	cfgFile := b.TempDir() + "/haproxy.cfg"
 	os.WriteFile(cfgFile, []byte(cfg), 0o644)
 	start(b, "haproxy", "-db", "-f", cfgFile)
 	ha := "http://" + haVIP + "/"
 	waitHTTP(b, cl, ha)
+	ha7 := "http://" + ha7VIP + "/"
+	waitHTTP(b, cl, ha7)
 
 	type row struct {
 		name  string
@@ -207,7 +229,8 @@ backend b
 	var rows []row
 	for _, c := range []int{1, 64} {
 		rows = append(rows, row{"direct", direct, c}, row{"kube-iaas lb, kernel (nftables DNAT)", oursKernel, c},
-			row{"kube-iaas lb, Go proxy (splice)", ours, c}, row{"haproxy 2.6, mode tcp", ha, c})
+			row{"kube-iaas lb, Go proxy (splice)", ours, c}, row{"haproxy 2.6, mode tcp", ha, c},
+			row{"kube-iaas L7 (HTTP listener, rule /)", oursL7, c}, row{"haproxy 2.6, mode http", ha7, c})
 	}
 	// Rounds interleave the targets, so that load from elsewhere on the machine hits
 	// them alike; each figure is the median over the rounds.
