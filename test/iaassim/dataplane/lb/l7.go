@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"k8s.io/klog/v2"
@@ -201,7 +202,8 @@ func (l *listener) startHTTP(vip netip.Addr, dialTimeout time.Duration) error {
 		IdleConnTimeout:     90 * time.Second,
 	}
 	proxy := &httputil.ReverseProxy{
-		Transport: transport,
+		Transport:  transport,
+		BufferPool: copyBuffers,
 		Rewrite: func(r *httputil.ProxyRequest) {
 			b := r.In.Context().Value(ctxKey{}).(backend)
 			r.Out.URL.Scheme = "http"
@@ -257,6 +259,22 @@ func (l *listener) startHTTP(vip netip.Addr, dialTimeout time.Duration) error {
 	})
 	return nil
 }
+
+// copyBuffers recycles the body copy buffers of every L7 listener: without a pool the
+// reverse proxy allocates 32 KiB per request, and the garbage collection that costs
+// showed in profiles of small requests at 64 connections.
+var copyBuffers = &bufferPool{}
+
+type bufferPool struct{ p sync.Pool }
+
+func (b *bufferPool) Get() []byte {
+	if v, ok := b.p.Get().(*[]byte); ok {
+		return *v
+	}
+	return make([]byte, 32<<10)
+}
+
+func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }
 
 func contextWith(r *http.Request, b backend) context.Context {
 	return context.WithValue(r.Context(), ctxKey{}, b)
