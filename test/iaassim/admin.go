@@ -12,8 +12,8 @@ import (
 	"github.com/kube-iaas/kube-iaas/test/iaassim/dataplane/static"
 )
 
-// Admin API (a separate listener, loopback by default; no auth — whoever reaches it
-// owns the simulator):
+// Admin API (a separate listener; cmd/iaas-sim puts AdminAuth in front of it, since
+// whoever reaches it owns the simulator):
 //
 //	GET    /healthz                          "ok"
 //	GET    /metrics                          Prometheus metrics
@@ -203,6 +203,10 @@ func (s *Server) adminAddInstance(w http.ResponseWriter, r *http.Request) {
 	if !adminDecode(w, r, &sc) {
 		return
 	}
+	// The address check and the sync that records the machine run as one step, so two
+	// concurrent adds cannot both pass the check with one address.
+	s.adminMu.Lock()
+	defer s.adminMu.Unlock()
 	e, err := s.staticEntry(sc)
 	if err != nil {
 		writeError(w, newRequestID(), err)
@@ -239,15 +243,25 @@ func (s *Server) staticEntry(sc StaticInstanceConfig) (static.Entry, *iaasclient
 	if len(sc.PrivateIPs) == 0 {
 		return static.Entry{}, validate.Invalid("privateIps", "at least one address is required")
 	}
+	var claims []addressClaim
 	for i, ip := range sc.PrivateIPs {
 		a, err := validate.IP(fmt.Sprintf("privateIps[%d]", i), ip)
 		if err != nil {
 			return static.Entry{}, err
 		}
 		sc.PrivateIPs[i] = a.String()
-		if other := s.instanceByIP(a); other != nil && other.Key != sc.Key {
-			return static.Entry{}, errf(iaasclient.CodeResourceInUse, "privateIps[%d]: %s belongs to instance %s", i, a, other.InstanceID)
-		}
+		claims = append(claims, addressClaim{tenant: sc.Tenant, field: fmt.Sprintf("privateIps[%d]", i), instance: true, prefix: hostPrefix(a)})
+	}
+	// One address, one tenant (addrowner.go): not another tenant's admin CIDR, not
+	// another instance's address. The machine being replaced (same key) does not count.
+	s.state.mu.RLock()
+	live := s.liveClaimsLocked(func(in *instanceRec) bool { return in.Backend == "static" && in.Key == sc.Key })
+	s.state.mu.RUnlock()
+	if c := checkClaims(claims); c != nil {
+		return static.Entry{}, validate.Invalid(c.New.field, "%s", c.Error())
+	}
+	if c := firstConflict(live, claims); c != nil {
+		return static.Entry{}, validate.InUse(c.New.field, "%s", c.Error())
 	}
 	if sc.PublicIP != "" {
 		if _, err := netip.ParseAddr(sc.PublicIP); err != nil {

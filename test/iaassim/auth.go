@@ -4,7 +4,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"slices"
 	"sync"
 	"time"
 
@@ -69,32 +68,17 @@ func peerString(a netip.Addr, ok bool) string {
 	return a.String()
 }
 
-// sourceAllowed: peer is in the tenant's admin CIDRs or is a private IP of one of its
-// instances that is not TERMINATED.
+// sourceAllowed: the peer address maps to this tenant (ownerOf: one of its admin CIDRs
+// or one of its instances that is not TERMINATED, and no other tenant's claim).
 func (s *Server) sourceAllowed(tn *tenant, peer netip.Addr) bool {
-	for _, p := range tn.adminCIDRs {
-		if p.Contains(peer) {
-			return true
-		}
-	}
-	inst := s.instanceByIP(peer)
-	return inst != nil && inst.Tenant == tn.name
+	o := s.ownerOf(peer)
+	return o.conflict == nil && o.tenant == tn.name
 }
 
-// instanceByIP finds the non-TERMINATED instance that has ip as a private IP.
+// instanceByIP finds the one non-TERMINATED instance that has ip as a private IP; nil
+// when none has, when several have, or when the address is in two tenants' claims.
 func (s *Server) instanceByIP(ip netip.Addr) *instanceRec {
-	want := ip.String()
-	s.state.mu.RLock()
-	defer s.state.mu.RUnlock()
-	for _, in := range s.state.instances {
-		if in.State == iaasclient.InstanceTerminated {
-			continue
-		}
-		if slices.Contains(in.PrivateIPs, want) {
-			return in
-		}
-	}
-	return nil
+	return s.ownerOf(ip).instance
 }
 
 // nonceCache remembers nonces per access key for as long as their timestamp is valid.

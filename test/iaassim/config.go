@@ -369,6 +369,12 @@ func (c *Config) Validate() error {
 			return bad(p+".state", "must be RUNNING, STOPPED or PENDING")
 		}
 	}
+	// One source address, one tenant (addrowner.go): no two tenants' admin CIDRs may
+	// overlap, and no static instance may sit in another tenant's CIDR or share an
+	// address with another instance.
+	if cf := checkClaims(configClaims(c)); cf != nil {
+		return bad(cf.New.field, "%s", cf.Error())
+	}
 	for i := range c.InstanceTenancy {
 		r := &c.InstanceTenancy[i]
 		p := fmt.Sprintf("instanceTenancy[%d]", i)

@@ -84,7 +84,11 @@ func (s *Server) syncInstances(ctx context.Context) error {
 			n.State = d.State
 		}
 		n.Tenant, n.VpcID, n.Region = as.Tenant, as.VpcID, s.cfg.Region
-		n.Name, n.PrivateIPs, n.PublicIP = d.Name, slices.Clone(d.PrivateIPs), as.PublicIP
+		ips, bad := canonicalIPs(d.PrivateIPs)
+		if len(bad) > 0 {
+			s.log().Error(nil, "A machine reports addresses that are not IPs; they authorise nothing", "backend", backend, "key", d.Key, "addresses", bad)
+		}
+		n.Name, n.PrivateIPs, n.PublicIP = d.Name, ips, as.PublicIP
 		n.Zone = d.Zone
 		if n.Zone == "" {
 			n.Zone = s.defaultZone()
@@ -118,11 +122,17 @@ func (s *Server) syncInstances(ctx context.Context) error {
 		}
 	}
 	if changed == 0 {
+		if s.conflicts == nil { // first sync since start: report what the store holds
+			s.reportAddressConflictsLocked()
+		}
 		return nil
 	}
 	if err := tx.commit(); err != nil {
 		return err
 	}
+	// Discovered machines and address changes cannot be refused (the machine exists):
+	// a conflict is logged and counted, and ownerOf refuses the address to everyone.
+	s.reportAddressConflictsLocked()
 	s.log().V(2).Info("Instances synced from the backend", "backend", backend, "changed", changed)
 	return nil
 }

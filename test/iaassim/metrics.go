@@ -17,6 +17,8 @@ type metrics struct {
 	duration *prometheus.HistogramVec
 	faults   *prometheus.CounterVec
 	tasks    *prometheus.CounterVec
+	// addressConflicts counts addresses claimed twice (addrowner.go).
+	addressConflicts prometheus.Gauge
 
 	mu       sync.Mutex
 	counters map[string]*ActionCounters
@@ -53,10 +55,13 @@ func newMetrics() *metrics {
 		tasks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "iaas_sim_tasks_total", Help: "Finished async tasks by action and final state.",
 		}, []string{"action", "state"}),
+		addressConflicts: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "iaas_sim_address_conflicts", Help: "Pairs of claims (admin CIDRs, instance addresses) that cover one address; requests from such an address are refused for every tenant.",
+		}),
 		counters: map[string]*ActionCounters{},
 		taskDone: map[string]map[string]int64{},
 	}
-	m.reg.MustRegister(m.requests, m.duration, m.faults, m.tasks,
+	m.reg.MustRegister(m.requests, m.duration, m.faults, m.tasks, m.addressConflicts,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -51,6 +51,11 @@ type Server struct {
 	routerDirty atomic.Bool
 	// syncMu serializes instance syncs, so an older listing never lands after a newer.
 	syncMu sync.Mutex
+	// conflicts are the address conflicts last reported (addrowner.go), by message;
+	// guarded by state.mu (written only by the instance sync, which holds it).
+	conflicts map[string]bool
+	// adminMu serializes admin instance changes (check, add, sync).
+	adminMu sync.Mutex
 
 	actionsOnce sync.Once
 	actionTable map[string]actionFunc

@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/netip"
 	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/kube-iaas/kube-iaas/iaasclient"
+	"github.com/kube-iaas/kube-iaas/test/iaassim"
 	"github.com/kube-iaas/kube-iaas/test/iaassim/simproc"
 	"github.com/kube-iaas/kube-iaas/test/testutil"
 )
@@ -163,6 +165,17 @@ func TestTenancyMatrix(t *testing.T) {
 		"X-Forwarded-For": {"127.0.0.11"}, "X-Real-Ip": {"127.0.0.11"}, "Forwarded": {"for=127.0.0.11"},
 		"True-Client-Ip": {"127.0.0.11"}, "X-Client-Ip": {"127.0.0.11"},
 	}
+	// Issue 15: a machine of beta's that the backend discovers inside alpha's admin CIDR
+	// makes that address nobody's (an address maps to at most one tenant).
+	ipConflict := addConflictingMachine(t, e)
+	// Issue 15: the query string is signed, so one added after signing is refused.
+	withQuery := e.client(alphaCreds, ipAdmin)
+	withQuery.AfterSign = func(r *http.Request) { r.URL.RawQuery = "instanceIds=" + alpha.Instance }
+	// Issue 15: one nonce rule, 16-128 of A-Za-z0-9-_, even when the signature is right.
+	shortNonce := e.client(alphaCreds, ipAdmin)
+	shortNonce.Nonce = strings.Repeat("a", 15)
+	badNonce := e.client(alphaCreds, ipAdmin)
+	badNonce.Nonce = "0123456789abcdef."
 	refused := []struct {
 		name string
 		c    *simproc.RawClient
@@ -172,6 +185,11 @@ func TestTenancyMatrix(t *testing.T) {
 		{"beta's credentials from alpha's instance", e.client(betaCreds, ipA1)},
 		{"beta's credentials from alpha's admin CIDR", e.client(betaCreds, ipAdmin)},
 		{"alpha's credentials with spoofed forwarding headers", spoofed},
+		{"alpha's credentials from its admin CIDR where beta's machine was discovered", e.client(alphaCreds, ipConflict)},
+		{"beta's credentials from its machine inside alpha's admin CIDR", e.client(betaCreds, ipConflict)},
+		{"alpha's credentials with a query string added after signing", withQuery},
+		{"alpha's credentials with a 15-character nonce", shortNonce},
+		{"alpha's credentials with a nonce outside A-Za-z0-9-_", badNonce},
 	}
 	for _, action := range iaasclient.Actions {
 		t.Run(action, func(t *testing.T) {
@@ -291,4 +309,28 @@ func TestMetadataTenancy(t *testing.T) {
 	if r := get("127.0.0.13", nil); r.Status != http.StatusNotFound {
 		t.Fatalf("terminated instance: %d %s", r.Status, r.Body)
 	}
+}
+
+// addConflictingMachine makes the static backend report a machine of beta's at an
+// address in alpha's admin CIDR, as a discovering backend (docker, netns) would, without
+// the admin API's check, and syncs. It returns the address.
+func addConflictingMachine(t *testing.T, e *env) netip.Addr {
+	t.Helper()
+	ip := "127.0.1.8"
+	if err := e.backend.Add(iaassim.StaticEntry(iaassim.StaticInstanceConfig{Key: "b-intruder", Name: "b-intruder", Tenant: "beta", VpcID: "vpc-beta", PrivateIPs: []string{ip}})); err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodPut, e.admin.URL+"/admin/v1/instances/b-intruder/state", strings.NewReader(`{"state":"RUNNING"}`))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("syncing the machine: %d", resp.StatusCode)
+	}
+	if metric(t, e.admin.URL, "iaas_sim_address_conflicts") != "1" {
+		t.Fatal("the conflict is not counted")
+	}
+	return mustAddr(ip)
 }

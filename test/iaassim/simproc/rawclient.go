@@ -3,6 +3,9 @@ package simproc
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -21,7 +24,13 @@ type RawClient struct {
 	Creds   iaasclient.Credentials
 	// Header is added to every request (for spoofing tests).
 	Header http.Header
-	HTTP   *http.Client
+	// Nonce, when set, signs every request with this nonce instead of a fresh one (for
+	// tests of the nonce rule; the signature is still right).
+	Nonce string
+	// AfterSign, when set, changes each request after it was signed (for tampering
+	// tests: a query string added, a header changed).
+	AfterSign func(*http.Request)
+	HTTP      *http.Client
 }
 
 // NewRawClient binds outgoing connections to source (e.g. 127.0.0.11); an invalid
@@ -76,6 +85,12 @@ func (c *RawClient) Do(ctx context.Context, action string, body any) (*Response,
 	if err := iaasclient.SignRequest(req, raw, c.Creds, time.Now()); err != nil {
 		return nil, err
 	}
+	if c.Nonce != "" {
+		signWithNonce(req, raw, c.Creds, c.Nonce)
+	}
+	if c.AfterSign != nil {
+		c.AfterSign(req)
+	}
 	return c.send(req)
 }
 
@@ -119,4 +134,14 @@ func (c *RawClient) Call(ctx context.Context, action string, req, out any) error
 		return nil
 	}
 	return json.Unmarshal(r.Body, out)
+}
+
+// signWithNonce re-signs a signed request with the given nonce, as SignRequest would.
+func signWithNonce(req *http.Request, body []byte, creds iaasclient.Credentials, nonce string) {
+	ts := req.Header.Get(iaasclient.HeaderTimestamp)
+	q, _ := iaasclient.CanonicalQuery(req.URL.RawQuery)
+	m := hmac.New(sha256.New, []byte(creds.SecretKey))
+	m.Write([]byte(iaasclient.StringToSign(req.Method, req.URL.Path, q, ts, nonce, body)))
+	req.Header.Set(iaasclient.HeaderNonce, nonce)
+	req.Header.Set("Authorization", fmt.Sprintf("%s Credential=%s, Signature=%s", iaasclient.SignatureScheme, creds.AccessKeyID, hex.EncodeToString(m.Sum(nil))))
 }
