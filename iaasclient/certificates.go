@@ -25,7 +25,8 @@ type Certificate struct {
 
 // UploadCertificateRequest carries a PEM chain (leaf first) and its PEM private key.
 type UploadCertificateRequest struct {
-	Name           string            `json:"name"`
+	// Name is optional; a name that is given is not empty ("name": "" is refused).
+	Name           string            `json:"name,omitempty"`
 	CertificatePEM string            `json:"certificatePem"`
 	PrivateKeyPEM  string            `json:"privateKeyPem"`
 	Tags           map[string]string `json:"tags,omitempty"`

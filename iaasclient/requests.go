@@ -182,7 +182,8 @@ type DeleteListenersRequest struct {
 // CreateDiskRequest creates a disk, empty or from SnapshotID or SourceDiskID (at most
 // one). SizeGiB 0 means the source's size; it may not be smaller than the source.
 type CreateDiskRequest struct {
-	Name         string            `json:"name"`
+	// Name is optional; a name that is given is not empty ("name": "" is refused).
+	Name         string            `json:"name,omitempty"`
 	Zone         string            `json:"zone"`
 	SizeGiB      int               `json:"sizeGiB"`
 	Type         DiskType          `json:"type,omitempty"`
@@ -260,8 +261,9 @@ type ModifyDiskResponse struct {
 // ---- Snapshots ----
 
 type CreateSnapshotRequest struct {
-	DiskID      string            `json:"diskId"`
-	Name        string            `json:"name"`
+	DiskID string `json:"diskId"`
+	// Name is optional; a name that is given is not empty ("name": "" is refused).
+	Name        string            `json:"name,omitempty"`
 	Tags        map[string]string `json:"tags,omitempty"`
 	ClientToken string            `json:"clientToken"`
 }

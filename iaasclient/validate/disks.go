@@ -115,10 +115,8 @@ func ResizeDisk(d *iaasclient.Disk, size int) *iaasclient.Error {
 
 // ModifyDisk checks a ModifyDisk request on its own.
 func ModifyDisk(req *iaasclient.ModifyDiskRequest) *iaasclient.Error {
-	if req.Name != nil {
-		if err := Name("name", *req.Name, false); err != nil {
-			return err
-		}
+	if err := NewName("name", req.Name); err != nil {
+		return err
 	}
 	return Tags("tags", req.Tags)
 }

@@ -35,10 +35,8 @@ func LoadBalancerType(field string, t iaasclient.LoadBalancerType) *iaasclient.E
 
 // ModifyLoadBalancer checks a ModifyLoadBalancer request on its own.
 func ModifyLoadBalancer(req *iaasclient.ModifyLoadBalancerRequest) *iaasclient.Error {
-	if req.Name != nil {
-		if err := Name("name", *req.Name, true); err != nil {
-			return err
-		}
+	if err := NewName("name", req.Name); err != nil {
+		return err
 	}
 	return Tags("tags", req.Tags)
 }

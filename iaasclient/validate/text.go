@@ -67,6 +67,18 @@ func Name(field, s string, required bool) *iaasclient.Error {
 	return Text(field, s, MaxNameLen)
 }
 
+// NewName checks the name a Modify call sets (nil keeps the name): a name that is given
+// is not empty, as the server's decoder also says for a "name": "" in any body.
+func NewName(field string, s *string) *iaasclient.Error {
+	if s == nil {
+		return nil
+	}
+	if *s == "" {
+		return Invalid(field, "must not be empty")
+	}
+	return Name(field, *s, true)
+}
+
 // Text checks a free-form string: valid UTF-8, at most max bytes, no control characters.
 func Text(field, s string, max int) *iaasclient.Error {
 	if !utf8.ValidString(s) {

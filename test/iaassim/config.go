@@ -164,7 +164,8 @@ func LoadConfig(path string) (*Config, error) {
 
 // ParseConfig parses and validates a YAML or JSON config.
 func ParseConfig(raw []byte) (*Config, error) {
-	js, err := yaml.YAMLToJSON(raw)
+	// Strict: a key given twice (YAML or JSON) is refused, as in API bodies.
+	js, err := yaml.YAMLToJSONStrict(raw)
 	if err != nil {
 		return nil, fmt.Errorf("config: not YAML or JSON: %w", err)
 	}

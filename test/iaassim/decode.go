@@ -20,6 +20,7 @@ import (
 // DecodeStrict decodes one JSON value from data into out (a pointer to a struct). It is
 // stricter than encoding/json: field names must match exactly (no case folding), unknown
 // fields, wrong types, non-integer numbers for int fields and trailing data are refused,
+// so are keys given twice, strings that are not valid UTF-8 and "name": "" (checkText),
 // and every error is an InvalidParameter *iaasclient.Error whose message names the field
 // by its JSON path (routes[2].destinationCidr).
 func DecodeStrict(data []byte, out any) *iaasclient.Error {
@@ -43,6 +44,9 @@ func DecodeStrict(data []byte, out any) *iaasclient.Error {
 		return iaasclient.Errorf(iaasclient.CodeInvalidParameter, "body: must be a JSON object")
 	}
 	if err := checkShape(generic, t.Elem(), ""); err != nil {
+		return err
+	}
+	if err := checkText(data, t.Elem()); err != nil {
 		return err
 	}
 	if err := json.Unmarshal(data, out); err != nil {
