@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 )
 
 // adminCredential is how the admin listener authenticates its callers.
@@ -31,7 +32,11 @@ func listenAdmin(o *options) (*adminCredential, error) {
 		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("--admin-listen: removing a stale socket: %w", err)
 		}
+		// The socket is created 0600 (umask 0177 while it is made), not chmodded after:
+		// between the two, anyone could connect.
+		old := syscall.Umask(0o177)
 		ln, err := net.Listen("unix", path)
+		syscall.Umask(old)
 		if err != nil {
 			return nil, fmt.Errorf("--admin-listen: %w", err)
 		}
@@ -41,16 +46,19 @@ func listenAdmin(o *options) (*adminCredential, error) {
 		}
 		return &adminCredential{ln: ln, url: "unix:" + path}, nil
 	}
+	if o.adminInsecureLoopback {
+		// Checked before listening, so a wrong address is never open, not even briefly.
+		host, _, err := net.SplitHostPort(o.adminListen)
+		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+			return nil, fmt.Errorf("--admin-insecure-loopback: %q is not a loopback IP address and port", o.adminListen)
+		}
+	}
 	ln, err := net.Listen("tcp", o.adminListen)
 	if err != nil {
 		return nil, fmt.Errorf("--admin-listen: %w", err)
 	}
 	c := &adminCredential{ln: ln, url: "http://" + ln.Addr().String()}
 	if o.adminInsecureLoopback {
-		if tcp, ok := ln.Addr().(*net.TCPAddr); !ok || !tcp.IP.IsLoopback() {
-			ln.Close()
-			return nil, fmt.Errorf("--admin-insecure-loopback: %s is not a loopback address", ln.Addr())
-		}
 		return c, nil
 	}
 	c.tokenFile = o.adminTokenFile
