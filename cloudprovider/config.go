@@ -45,8 +45,8 @@ import (
 //	  period: 5s                            # how often instance states are checked
 //	  releasePods: true                     # default true: force-delete the terminating pods of fenced nodes
 //	orphanSweeper:
-//	  enabled: true                         # default true: delete LBs of this cluster whose Service is gone
-//	  gracePeriod: 10m                      # how long an LB must stay orphaned before it is deleted
+//	  enabled: true                         # default true: delete LBs, disks and snapshots of this cluster whose Service, PV or VolumeSnapshotContent is gone
+//	  gracePeriod: 10m                      # how long an object must stay orphaned before it is deleted
 //	  period: 1m                            # how often the sweeper looks
 //	cacheTTL: 5s                            # how long an IaaS Describe answer is reused
 type Config struct {
@@ -80,7 +80,8 @@ type TencentCloudConfig struct {
 	MetadataURL string `json:"metadataURL,omitempty"`
 }
 
-// OrphanSweeperConfig configures the deletion of load balancers whose Service is gone.
+// OrphanSweeperConfig configures the deletion of load balancers whose Service is gone,
+// and of disks and snapshots whose PV or VolumeSnapshotContent is gone.
 type OrphanSweeperConfig struct {
 	// Enabled is a pointer so that an absent field means the default (on).
 	Enabled     *bool    `json:"enabled,omitempty"`

@@ -17,6 +17,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
@@ -24,6 +25,7 @@ import (
 	"k8s.io/client-go/tools/record"
 	cloudprovider "k8s.io/cloud-provider"
 	"k8s.io/component-base/metrics/legacyregistry"
+	"k8s.io/klog/v2"
 
 	ic "github.com/kube-iaas/kube-iaas/iaasclient"
 	"github.com/kube-iaas/kube-iaas/iaasclient/metrics"
@@ -39,6 +41,7 @@ type Cloud struct {
 	lbs           *loadBalancers
 	events        *eventer
 	kube          kubernetes.Interface
+	dyn           dynamic.Interface // the snapshot API, for the disk sweeper; nil in unit tests
 	stop          <-chan struct{}
 }
 
@@ -122,6 +125,11 @@ func New(cfg *Config, api ic.API) *Cloud {
 func (c *Cloud) Initialize(b cloudprovider.ControllerClientBuilder, stop <-chan struct{}) {
 	c.stop = stop
 	kube := b.ClientOrDie("iaas-cloud-provider")
+	if dyn, err := dynamic.NewForConfig(b.ConfigOrDie("iaas-cloud-provider")); err == nil {
+		c.dyn = dyn
+	} else {
+		klog.ErrorS(err, "No dynamic client: the disk and snapshot orphan sweeper is off")
+	}
 	bc := record.NewBroadcaster()
 	bc.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: kube.CoreV1().Events("")})
 	go func() { <-stop; bc.Shutdown() }()
@@ -156,6 +164,7 @@ func (c *Cloud) SetInformers(f informers.SharedInformerFactory) {
 	if c.stop != nil {
 		c.lbs.startBackendResync(f.Core().V1().Nodes().Informer(), lister, f.Core().V1().Services().Lister(), c.stop)
 		c.startSweeper(f)
+		c.startDiskSweeper(f)
 	}
 	if c.routes != nil {
 		c.routes.nodes = func(name string) *v1.Node {

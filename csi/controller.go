@@ -17,6 +17,8 @@ type ControllerServer struct {
 
 	cloud    Cloud
 	inflight *inFlight
+	// clusterID is tagged on every disk and snapshot created (TagCluster); "" tags none.
+	clusterID string
 
 	zoneMu      sync.Mutex
 	defaultZone string // "" until known

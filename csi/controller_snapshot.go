@@ -45,6 +45,9 @@ func (cs *ControllerServer) CreateSnapshot(ctx context.Context, req *csi.CreateS
 		return nil, toStatus(err, "source volume %s", srcID)
 	}
 	tags[tagSnapshotName] = name
+	if cs.clusterID != "" {
+		tags[TagCluster] = cs.clusterID
+	}
 	snap, err := cs.cloud.CreateSnapshot(ctx, &iaasclient.CreateSnapshotRequest{
 		DiskID: srcID, Name: name, Tags: tags,
 		ClientToken: clientToken("csisnap", name, srcID),

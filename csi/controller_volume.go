@@ -105,6 +105,9 @@ func (cs *ControllerServer) create(ctx context.Context, name string, p *volumePa
 	for k, v := range p.tags {
 		tags[k] = v
 	}
+	if cs.clusterID != "" {
+		tags[TagCluster] = cs.clusterID
+	}
 	creq := &iaasclient.CreateDiskRequest{
 		Name: name, Zone: zone, SizeGiB: size, Type: p.diskType, Encrypted: p.encrypted,
 		SnapshotID: src.snapshotID, SourceDiskID: src.diskID, Tags: tags,

@@ -36,8 +36,11 @@ type Config struct {
 	NodeID, Zone string
 	// DefaultZone is the zone of volumes that name none ("" = the controller's own).
 	DefaultZone string
-	Mounter     Mounter      // node mode; nil = the real mounter
-	Devices     DeviceFinder // node mode; nil = /dev/disk/by-id
+	// ClusterID is tagged on the disks and snapshots the controller creates (TagCluster),
+	// so that the CCM's orphan sweeper can tell this cluster's from others'.
+	ClusterID string
+	Mounter   Mounter      // node mode; nil = the real mounter
+	Devices   DeviceFinder // node mode; nil = /dev/disk/by-id
 
 	// HTTPEndpoint serves /healthz and /metrics ("" = off).
 	HTTPEndpoint string
@@ -74,7 +77,9 @@ func Run(ctx context.Context, cfg Config) error {
 	srv := grpc.NewServer(grpc.UnaryInterceptor(interceptor(mm)))
 	csi.RegisterIdentityServer(srv, NewIdentityServer(cfg.Version, cfg.controller(), nil))
 	if cfg.controller() {
-		csi.RegisterControllerServer(srv, NewControllerServer(cfg.Cloud, cfg.DefaultZone))
+		cs := NewControllerServer(cfg.Cloud, cfg.DefaultZone)
+		cs.clusterID = cfg.ClusterID
+		csi.RegisterControllerServer(srv, cs)
 	}
 	if cfg.node() {
 		csi.RegisterNodeServer(srv, newNode(&cfg))

@@ -13,6 +13,10 @@ const (
 	// SnapshotNameTag is tagSnapshotName for backends that must know it (the
 	// tencentcloud backend answers it from the CBS snapshot name).
 	SnapshotNameTag = tagSnapshotName
+	// TagCluster marks the disks and snapshots the driver creates with the cloud
+	// config's clusterId. It is the key of cloudprovider.TagCluster: the CCM's orphan
+	// sweeper finds this cluster's disks and snapshots by it, and never touches others.
+	TagCluster = "kube-iaas.io/cluster"
 	// reservedTagPrefix is owned by the driver; StorageClass tags may not use it.
 	reservedTagPrefix = "csi.kube-iaas.io/"
 

@@ -31,6 +31,7 @@ type options struct {
 	cloudConfig, iaasEndpoint, credsFile string
 	sourceIP                             string
 	nodeID, zone, defaultZone            string
+	clusterID                            string
 	httpEndpoint                         string
 	kubeletRegistrationPath, regDir      string
 	fakeMounter                          bool
@@ -50,6 +51,7 @@ func main() {
 	flag.StringVar(&o.nodeID, "node-id", "", "instance id of this node (default: from the IaaS metadata endpoint)")
 	flag.StringVar(&o.zone, "zone", "", "zone of this node (default: from the IaaS metadata endpoint)")
 	flag.StringVar(&o.defaultZone, "default-zone", "", "zone of volumes that name none (default: the controller's own zone)")
+	flag.StringVar(&o.clusterID, "cluster-id", "", "tag for the disks and snapshots the controller creates, so the CCM's orphan sweeper knows them as this cluster's (default: clusterId of the cloud config)")
 	flag.StringVar(&o.httpEndpoint, "http-endpoint", "", "address for /healthz and /metrics, e.g. :9808 (empty: off)")
 	flag.StringVar(&o.kubeletRegistrationPath, "kubelet-registration-path", "", "CSI socket path as kubelet sees it; set, the node plugin registers itself with kubelet")
 	flag.StringVar(&o.regDir, "plugin-registration-dir", csi.DefaultRegistrationDir, "kubelet's plugin registration directory")
@@ -99,6 +101,7 @@ type cloudFile struct {
 		// MaxDisksPerNode overrides CBS's 20 data disks per CVM.
 		MaxDisksPerNode int `json:"maxDisksPerNode"`
 	} `json:"tencentcloud"`
+	ClusterID       string `json:"clusterId"`
 	Endpoint        string `json:"endpoint"`
 	CredentialsFile string `json:"credentialsFile"`
 	TLS             struct {
@@ -163,10 +166,18 @@ func clientConfig(o options) (iaasclient.Config, error) {
 }
 
 func run(o options) error {
-	if cf, err := readCloudFile(o.cloudConfig); err != nil {
+	cf, err := readCloudFile(o.cloudConfig)
+	if err != nil {
 		return err
-	} else if cf.Provider == "tencentcloud" {
+	}
+	if cf.Provider == "tencentcloud" {
+		// CBS snapshots carry no tags (a cluster tag would fail CreateSnapshot), and the
+		// CCM sweeps no disk on this backend: nothing to mark.
+		o.clusterID = ""
 		return runTencentCloud(o, cf)
+	}
+	if o.clusterID == "" {
+		o.clusterID = cf.ClusterID
 	}
 	cfg, err := clientConfig(o)
 	if err != nil {
@@ -190,7 +201,7 @@ func run(o options) error {
 func serve(o options, cloud csi.Cloud, reg *prometheus.Registry) error {
 	dc := csi.Config{
 		Mode: o.mode, Endpoint: o.endpoint, Version: version, Cloud: cloud,
-		NodeID: o.nodeID, Zone: o.zone, DefaultZone: o.defaultZone,
+		NodeID: o.nodeID, Zone: o.zone, DefaultZone: o.defaultZone, ClusterID: o.clusterID,
 		HTTPEndpoint:            o.httpEndpoint,
 		KubeletRegistrationPath: o.kubeletRegistrationPath,
 		RegistrationDir:         o.regDir,
