@@ -16,10 +16,11 @@ const (
 	hotLoopWindow  = 10 * time.Second
 	// maxFaultyCallsPerSecond bounds the driver's IaaS calls while every call fails and
 	// hotLoopWorkers callers resend each failed RPC at once. Each failed IaaS call is
-	// retried by the client with full-jitter backoff and an RPC ends at its first call
-	// that gives up, so 4 such callers cause 10-15 calls/s here. The same callers against
-	// a healthy simulator cause about 320 calls/s: a driver that retried or polled
-	// without backoff would come close to that, far past this bound.
+	// retried by the client with full-jitter backoff (8 attempts in about 5.6 s) and an
+	// RPC ends at its first call that gives up, so 4 such callers cause about 7 calls/s
+	// here. The same callers against a healthy simulator cause 300-370 calls/s: a driver
+	// that retried or polled without backoff would come close to that, far past this
+	// bound.
 	maxFaultyCallsPerSecond = 40
 	// maxIdleCalls: once the callers are gone the driver has nothing to do, and under
 	// 100 % errors nothing of its own may keep calling the IaaS.

@@ -93,8 +93,13 @@ func DriveController(t testing.TB, e *Env, conn *grpc.ClientConn, name string, w
 		AccessType: &csi.VolumeCapability_Mount{Mount: &csi.VolumeCapability_MountVolume{}},
 	}
 	e.ResetAPICalls(t)
-	ctx, cancel := context.WithTimeout(context.Background(), window)
+	// The window ends by cancellation, not by a deadline: an RPC sent near its end must
+	// still get the sidecars' full timeout, or the driver would rightly fail it at once
+	// (no time left to retry) and this caller would spin on those instant failures.
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	stop := time.AfterFunc(window, cancel)
+	defer stop.Stop()
 	var rpcs, failed atomic.Int64
 	var mu sync.Mutex
 	codes := map[string]int64{}
