@@ -10,7 +10,12 @@ import (
 	ic "github.com/kube-iaas/kube-iaas/iaasclient"
 )
 
-const taskPoll = 500 * time.Millisecond
+// Task polls start fast (most CBS and CLB changes finish within a second) and back off
+// to taskPollMax, so a long attach costs few Describe calls.
+const (
+	taskPollMin = 50 * time.Millisecond
+	taskPollMax = time.Second
+)
 
 // settleGrace: how long after AttachDisks / DetachDisks a disk may still show its old
 // state before the task calls the change lost (CBS moves it to ATTACHING/DETACHING at
@@ -53,6 +58,7 @@ func (c *Client) DescribeTask(ctx context.Context, req *ic.DescribeTaskRequest) 
 
 // WaitTask polls until the task ends or ctx is done.
 func (c *Client) WaitTask(ctx context.Context, taskID string) (*ic.Task, error) {
+	delay := taskPollMin
 	for {
 		t, err := c.poll(ctx, taskID)
 		if err != nil {
@@ -65,10 +71,11 @@ func (c *Client) WaitTask(ctx context.Context, taskID string) (*ic.Task, error) 
 			return t, t.Error
 		}
 		select {
-		case <-time.After(taskPoll):
+		case <-time.After(delay):
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
+		delay = min(2*delay, taskPollMax)
 	}
 }
 
