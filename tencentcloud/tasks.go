@@ -123,6 +123,8 @@ func (c *Client) poll(ctx context.Context, taskID string) (*ic.Task, error) {
 			return nil, err
 		}
 		return c.pollDisk(ctx, t, kind, parts, d, fail)
+	case "clb":
+		return c.pollCLB(ctx, t, rest)
 	case "snapshot":
 		t.ResourceID = rest
 		snaps, _, err := c.describeSnapshotsPage(ctx, []string{rest}, nil, 0, 1)

@@ -60,6 +60,10 @@ type Server struct {
 	actionsOnce sync.Once
 	actionTable map[string]actionFunc
 
+	// tcTasks maps the RequestId of a CLB write of the Tencent front-end to its native
+	// task (tcTaskRef), for DescribeTaskStatus. In memory: a restart forgets them.
+	tcTasks sync.Map
+
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup

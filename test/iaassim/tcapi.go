@@ -28,25 +28,37 @@ type tcAction func(c *call, body []byte) (any, *iaasclient.Error)
 
 func (s *Server) tcActions() map[string]tcAction {
 	return map[string]tcAction{
-		"cvm/DescribeInstances":    s.tcDescribeInstances,
-		"cvm/StartInstances":       s.tcInstancesAction(iaasclient.ActionStartInstances),
-		"cvm/StopInstances":        s.tcInstancesAction(iaasclient.ActionStopInstances),
-		"cvm/TerminateInstances":   s.tcInstancesAction(iaasclient.ActionTerminateInstances),
-		"vpc/DescribeVpcs":         s.tcDescribeVpcs,
-		"vpc/DescribeRouteTables":  s.tcDescribeRouteTables,
-		"vpc/CreateRoutes":         s.tcCreateRoutes,
-		"vpc/DeleteRoutes":         s.tcDeleteRoutes,
-		"cbs/CreateDisks":          s.tcCreateDisks,
-		"cbs/DescribeDisks":        s.tcDescribeDisks,
-		"cbs/AttachDisks":          s.tcAttachDisks,
-		"cbs/DetachDisks":          s.tcDetachDisks,
-		"cbs/ResizeDisk":           s.tcResizeDisk,
-		"cbs/TerminateDisks":       s.tcTerminateDisks,
-		"cbs/ModifyDiskAttributes": s.tcModifyDiskAttributes,
-		"cbs/CreateSnapshot":       s.tcCreateSnapshot,
-		"cbs/DescribeSnapshots":    s.tcDescribeSnapshots,
-		"cbs/DeleteSnapshots":      s.tcDeleteSnapshots,
-		"tag/ModifyResourceTags":   s.tcModifyResourceTags,
+		"cvm/DescribeInstances":            s.tcDescribeInstances,
+		"cvm/StartInstances":               s.tcInstancesAction(iaasclient.ActionStartInstances),
+		"cvm/StopInstances":                s.tcInstancesAction(iaasclient.ActionStopInstances),
+		"cvm/TerminateInstances":           s.tcInstancesAction(iaasclient.ActionTerminateInstances),
+		"vpc/DescribeVpcs":                 s.tcDescribeVpcs,
+		"vpc/DescribeRouteTables":          s.tcDescribeRouteTables,
+		"vpc/CreateRoutes":                 s.tcCreateRoutes,
+		"vpc/DeleteRoutes":                 s.tcDeleteRoutes,
+		"cbs/CreateDisks":                  s.tcCreateDisks,
+		"cbs/DescribeDisks":                s.tcDescribeDisks,
+		"cbs/AttachDisks":                  s.tcAttachDisks,
+		"cbs/DetachDisks":                  s.tcDetachDisks,
+		"cbs/ResizeDisk":                   s.tcResizeDisk,
+		"cbs/TerminateDisks":               s.tcTerminateDisks,
+		"cbs/ModifyDiskAttributes":         s.tcModifyDiskAttributes,
+		"cbs/CreateSnapshot":               s.tcCreateSnapshot,
+		"cbs/DescribeSnapshots":            s.tcDescribeSnapshots,
+		"cbs/DeleteSnapshots":              s.tcDeleteSnapshots,
+		"tag/ModifyResourceTags":           s.tcModifyResourceTags,
+		"clb/CreateLoadBalancer":           s.tcCreateLoadBalancer,
+		"clb/DescribeLoadBalancers":        s.tcDescribeLoadBalancers,
+		"clb/ModifyLoadBalancerAttributes": s.tcModifyLoadBalancerAttributes,
+		"clb/DeleteLoadBalancer":           s.tcDeleteLoadBalancer,
+		"clb/CreateListener":               s.tcCreateListener,
+		"clb/DescribeListeners":            s.tcDescribeListeners,
+		"clb/ModifyListener":               s.tcModifyListener,
+		"clb/DeleteListener":               s.tcDeleteListener,
+		"clb/DescribeTargets":              s.tcDescribeTargets,
+		"clb/RegisterTargets":              s.tcRegisterTargets,
+		"clb/DeregisterTargets":            s.tcDeregisterTargets,
+		"clb/DescribeTaskStatus":           s.tcDescribeTaskStatus,
 	}
 }
 
@@ -67,6 +79,8 @@ func tcCode(service, action string, e *iaasclient.Error) string {
 			return "InvalidSnapshotId.NotFound"
 		case service == "cbs":
 			return "InvalidDiskId.NotFound"
+		case service == "clb":
+			return "InvalidParameter.LBIdNotFound"
 		}
 		return "ResourceNotFound"
 	case iaasclient.CodeResourceInUse:

@@ -9,8 +9,9 @@ import (
 	"github.com/kube-iaas/kube-iaas/iaasclient"
 )
 
-// tcModifyResourceTags is the tag service's ModifyResourceTags for CBS disks, named
-// six-segment: qcs::cbs:<region>:uin/<account>:volume/<disk-id>.
+// tcModifyResourceTags is the tag service's ModifyResourceTags for CBS disks and CLB
+// instances, named six-segment: qcs::cbs:<region>:uin/<account>:volume/<disk-id>,
+// qcs::clb:<region>:uin/<account>:clb/<lb-id>.
 func (s *Server) tcModifyResourceTags(c *call, body []byte) (any, *iaasclient.Error) {
 	var req tag.ModifyResourceTagsRequest
 	if err := decodeTC(body, &req); err != nil {
@@ -27,21 +28,42 @@ func (s *Server) tcModifyResourceTags(c *call, body []byte) (any, *iaasclient.Er
 		return nil, errf(iaasclient.CodeInvalidParameter, "Resource %q: region %q is not this fake's %s", *req.Resource, seg[3], s.cfg.Region)
 	}
 	kind, id, _ := strings.Cut(seg[5], "/")
-	if seg[2] != "cbs" || kind != "volume" {
-		return nil, errf(iaasclient.CodeInvalidParameter, "Resource %q: this fake tags CBS volumes only", *req.Resource)
+	var (
+		old   map[string]string
+		write func(map[string]string) *iaasclient.Error
+	)
+	switch {
+	case seg[2] == "cbs" && kind == "volume":
+		r, err := s.native(c, iaasclient.ActionDescribeDisks, &iaasclient.DescribeDisksRequest{DiskIDs: []string{id}})
+		if err != nil {
+			return nil, err
+		}
+		disks := r.(*iaasclient.DescribeDisksResponse).Disks
+		if len(disks) != 1 {
+			return nil, errf(iaasclient.CodeResourceNotFound, "resource %s not found", *req.Resource)
+		}
+		old = disks[0].Tags
+		write = func(t map[string]string) *iaasclient.Error {
+			_, err := s.native(c, iaasclient.ActionModifyDisk, &iaasclient.ModifyDiskRequest{DiskID: id, Tags: t})
+			return err
+		}
+	case seg[2] == "clb" && kind == "clb":
+		lb, err := s.tcLB(c, &id)
+		if err != nil {
+			return nil, err
+		}
+		old = lb.Tags
+		write = func(t map[string]string) *iaasclient.Error {
+			_, err := s.native(c, iaasclient.ActionModifyLoadBalancer, &iaasclient.ModifyLoadBalancerRequest{LoadBalancerID: id, Tags: t})
+			return err
+		}
+	default:
+		return nil, errf(iaasclient.CodeInvalidParameter, "Resource %q: this fake tags CBS volumes and CLB instances only", *req.Resource)
 	}
 	if len(req.ReplaceTags) == 0 && len(req.DeleteTags) == 0 {
 		return nil, errf(iaasclient.CodeInvalidParameter, "ReplaceTags or DeleteTags is required")
 	}
-	r, err := s.native(c, iaasclient.ActionDescribeDisks, &iaasclient.DescribeDisksRequest{DiskIDs: []string{id}})
-	if err != nil {
-		return nil, err
-	}
-	disks := r.(*iaasclient.DescribeDisksResponse).Disks
-	if len(disks) != 1 {
-		return nil, errf(iaasclient.CodeResourceNotFound, "resource %s not found", *req.Resource)
-	}
-	tags := maps.Clone(disks[0].Tags)
+	tags := maps.Clone(old)
 	if tags == nil {
 		tags = map[string]string{}
 	}
@@ -59,7 +81,7 @@ func (s *Server) tcModifyResourceTags(c *call, body []byte) (any, *iaasclient.Er
 		}
 		delete(tags, *t.TagKey)
 	}
-	if _, err := s.native(c, iaasclient.ActionModifyDisk, &iaasclient.ModifyDiskRequest{DiskID: id, Tags: tags}); err != nil {
+	if err := write(tags); err != nil {
 		return nil, err
 	}
 	return map[string]any{}, nil

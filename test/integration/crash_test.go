@@ -17,7 +17,6 @@ import (
 // one LB: the restarted CCM finds the first one by its tags (or by the client token of
 // the create) instead of making another.
 func TestCCMKilledDuringLBCreation(t *testing.T) {
-	needsLoadBalancers(t)
 	initializedNode(t, "crash-0", "sim-1a", "")
 	// Slow task polling keeps the CCM inside EnsureLoadBalancer after the create is
 	// recorded by the IaaS.

@@ -196,13 +196,3 @@ func backends(l ic.Listener) []string {
 	slices.Sort(out)
 	return out
 }
-
-// needsLoadBalancers skips a test on a backend without a load balancer mapping yet:
-// the tencentcloud backend has no CLB mapping in this version (README, "Running on
-// Tencent Cloud"). The skip names the reason, so the count of skips says what is left.
-func needsLoadBalancers(t testing.TB) {
-	t.Helper()
-	if framework.Backend() == framework.BackendTencentCloud {
-		t.Skip("the tencentcloud backend has no CLB mapping yet")
-	}
-}

@@ -90,7 +90,6 @@ func wantBackends(svc *v1.Service, ips ...string) func(ic.LoadBalancer) error {
 }
 
 func TestLoadBalancerLifecycle(t *testing.T) {
-	needsLoadBalancers(t)
 	ctx := context.Background()
 	var ips []string
 	for i := range 3 {
@@ -199,7 +198,6 @@ func TestLoadBalancerLifecycle(t *testing.T) {
 }
 
 func TestLoadBalancerBadAnnotations(t *testing.T) {
-	needsLoadBalancers(t)
 	initializedNode(t, "bad-0", "sim-1a", "")
 	svc := createService(t, "bad", map[string]string{iaas.AnnotationType: "private", iaas.AnnotationHCInterval: "often"},
 		v1.ServicePort{Protocol: v1.ProtocolTCP, Port: 80})

@@ -60,7 +60,6 @@ func lbExists(t *testing.T, id string) bool {
 // untagged one, and one a Service adopted by annotation (even tagged like an orphan)
 // are never touched, nor is the LB of a live Service.
 func TestOrphanSweeper(t *testing.T) {
-	needsLoadBalancers(t)
 	initializedNode(t, "sweep-0", "sim-1a", "")
 	live := createService(t, "sweep-live", nil, v1.ServicePort{Name: "http", Protocol: v1.ProtocolTCP, Port: 80})
 	liveLB := waitLB(t, live, "created", func(ic.LoadBalancer) error { return nil })

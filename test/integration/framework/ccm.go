@@ -114,7 +114,8 @@ func Backend() BackendKind {
 
 func (b BackendKind) configLine() string {
 	if b == BackendTencentCloud {
-		return "provider: tencentcloud\ntencentcloud: {metadataURL: http://127.0.0.1:1}\n"
+		// accountId: load balancer tags changed after creation go through the tag service.
+		return "provider: tencentcloud\ntencentcloud: {metadataURL: http://127.0.0.1:1, accountId: \"100000000001\"}\n"
 	}
 	return ""
 }
