@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -169,6 +170,27 @@ func TestLoadBalancerLifecycle(t *testing.T) {
 	})
 	t.Run("source ranges", func(t *testing.T) {
 		svc = updateService(t, "web", func(s *v1.Service) { s.Spec.LoadBalancerSourceRanges = []string{"192.0.2.0/24"} })
+		if framework.Backend() == framework.BackendTencentCloud {
+			// CLB filters clients with security groups, which the tencentcloud backend
+			// does not manage: the Service gets a Warning that says so, and the LB keeps
+			// its listeners as they were (nothing half-applied).
+			ev := waitEvent(t, "default", "Service", "web", "SyncLoadBalancerFailed")
+			if ev.Type != v1.EventTypeWarning || !strings.Contains(ev.Message, "source ranges need CLB security groups") {
+				t.Fatalf("event %s: %s", ev.Type, ev.Message)
+			}
+			waitLB(t, svc, "listeners unchanged", func(lb ic.LoadBalancer) error {
+				if len(lb.Listeners) != 2 {
+					return fmt.Errorf("%d listeners", len(lb.Listeners))
+				}
+				for _, l := range lb.Listeners {
+					if len(l.SourceRanges) != 0 || len(l.Backends) == 0 {
+						return fmt.Errorf("listener %d: source ranges %v, %d backends", l.Port, l.SourceRanges, len(l.Backends))
+					}
+				}
+				return nil
+			})
+			return
+		}
 		waitLB(t, svc, "source ranges", func(lb ic.LoadBalancer) error {
 			for _, l := range lb.Listeners {
 				if !slices.Equal(l.SourceRanges, []string{"192.0.2.0/24"}) {
