@@ -165,7 +165,7 @@ func readyIPs(t *testing.T) []string {
 // bad rules are Events; Service, node, rule and Secret changes follow; deleting it
 // leaves nothing in the IaaS.
 func TestIngress(t *testing.T) {
-	needsLoadBalancers(t)
+	needsLayer7(t)
 	ctx := context.Background()
 	ensureIngressClass(t)
 	for i := range 2 {
@@ -338,7 +338,7 @@ func TestIngress(t *testing.T) {
 // TestIngressBadTLSSecret: a missing or broken TLS Secret is a Warning Event, the HTTP
 // listener serves meanwhile, and fixing the Secret brings HTTPS up.
 func TestIngressBadTLSSecret(t *testing.T) {
-	needsLoadBalancers(t)
+	needsLayer7(t)
 	ctx := context.Background()
 	ensureIngressClass(t)
 	initializedNode(t, "ing-tls-0", "sim-1a", "")

@@ -127,7 +127,7 @@ func ccmMetric(t *testing.T, series string) float64 {
 // this cluster and an Ingress UID that no Ingress has are deleted after the grace; a
 // live Ingress's are kept.
 func TestOrphanSweeperIngress(t *testing.T) {
-	needsLoadBalancers(t)
+	needsLayer7(t)
 	ctx := context.Background()
 	live, err := env.kube.Client.NetworkingV1().Ingresses("default").Create(ctx, &networkingv1.Ingress{
 		ObjectMeta: metav1.ObjectMeta{Name: "sweep-live-ing"},
