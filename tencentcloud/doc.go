@@ -4,7 +4,7 @@
 //
 //	instances.go  CVM DescribeInstances / Start / Stop / TerminateInstances
 //	vpc.go        VPC DescribeVpcs / DescribeRouteTables / CreateRoutes / DeleteRoutes
-//	clb.go        CLB load balancers, listeners, targets (RegisterTargets, ...)
+//	clb.go        CLB load balancers, TCP/UDP listeners, targets, DescribeTaskStatus
 //	cbs.go        CBS CreateDisks / DescribeDisks / Attach / Detach / Resize / TerminateDisks
 //	cbs_snapshots.go  CBS snapshots (the name is their identity: CBS snapshots have no tags)
 //	cbs_clone.go  a disk copy as snapshot + CreateDisks (CBS cannot copy a disk)
