@@ -197,8 +197,8 @@ func TestIngressLifecycle(t *testing.T) {
 	e.cached(t, "shop", func(i *networkingv1.Ingress) bool { return len(i.Status.LoadBalancer.Ingress) == 1 })
 	e.fake.ResetCalls()
 	e.sync(t, "shop")
-	if w := writes(e.fake.AllCalls()); w != 0 {
-		t.Fatalf("%d writes on a steady sync: %v", w, e.fake.AllCalls())
+	if w := writes(e.fake.AllCalls()); w != 0 || e.fake.Calls(ic.ActionDescribeCertificates) != 1 {
+		t.Fatalf("%d writes on a steady sync, want 0 and one DescribeCertificates: %v", w, e.fake.AllCalls())
 	}
 
 	// A new node joins every rule; the Service's NodePort changes one rule.
@@ -237,6 +237,23 @@ func TestIngressLifecycle(t *testing.T) {
 		}
 		return nil
 	})
+
+	// TLS removed from the Ingress: the HTTPS listener goes, then its certificate.
+	cur, _ = e.kube.NetworkingV1().Ingresses("default").Get(e.ctx, "shop", metav1.GetOptions{})
+	cur.Spec.TLS = nil
+	if _, err := e.kube.NetworkingV1().Ingresses("default").Update(e.ctx, cur, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	e.cached(t, "shop", func(i *networkingv1.Ingress) bool { return len(i.Spec.TLS) == 0 })
+	e.sync(t, "shop")
+	if lb = e.ingressLB(t, ing.UID); listener(lb, ic.ProtocolHTTPS) != nil || len(e.certs(t)) != 0 {
+		t.Fatalf("after TLS removal: listeners %+v, certificates %+v", lb.Listeners, e.certs(t))
+	}
+	e.fake.ResetCalls()
+	e.sync(t, "shop")
+	if n := e.fake.Calls(ic.ActionDescribeCertificates); n != 0 {
+		t.Fatalf("%d DescribeCertificates on a steady sync without TLS", n)
+	}
 
 	// Delete: the finalizer path deletes the LB and the certificates, then lets go.
 	cur, _ = e.kube.NetworkingV1().Ingresses("default").Get(e.ctx, "shop", metav1.GetOptions{})

@@ -77,26 +77,36 @@ func (c *ingressCerts) list(ctx context.Context, uid string) ([]ic.Certificate, 
 // content, uploaded if new. A Secret that is missing or bad is a problem, not an error:
 // the listener keeps current (the certificate it has now, "" for none), so bad input
 // never takes a working HTTPS listener down. err is for IaaS failures (retried).
-func (c *ingressCerts) ensure(ctx context.Context, ing *networkingv1.Ingress, current string) (certID string, probs []problem, err error) {
+//
+// have is the Ingress's certificates as listed before any upload, for prune once the
+// listener no longer names them; nil when nothing was listed (no TLS and no HTTPS
+// listener, or a bad Secret): then nothing is pruned, and a steady Ingress costs one
+// Describe per sync with TLS and none without.
+func (c *ingressCerts) ensure(ctx context.Context, ing *networkingv1.Ingress, current string) (certID string, have []ic.Certificate, probs []problem, err error) {
 	name, probs := tlsSecretName(ing)
 	if name == "" {
-		return "", probs, nil
+		if current == "" {
+			return "", nil, probs, nil
+		}
+		// TLS was removed: the listener's certificate goes after the sync.
+		have, err = c.list(ctx, string(ing.UID))
+		return "", have, probs, err
 	}
-	keep := func(format string, args ...any) (string, []problem, error) {
+	keep := func(format string, args ...any) (string, []ic.Certificate, []problem, error) {
 		msg := fmt.Sprintf("Secret %s/%s: ", ing.Namespace, name) + fmt.Sprintf(format, args...)
 		if current != "" {
 			msg += fmt.Sprintf("; HTTPS keeps certificate %s", current)
 		} else {
 			msg += "; no HTTPS listener until it is fixed"
 		}
-		return current, append(probs, problem{ReasonIngressTLSInvalid, msg}), nil
+		return current, nil, append(probs, problem{ReasonIngressTLSInvalid, msg}), nil
 	}
 	s, err := c.secret(ing.Namespace, name)
 	if apierrors.IsNotFound(err) || (err == nil && s == nil) {
 		return keep("not found")
 	}
 	if err != nil {
-		return "", probs, err
+		return "", nil, probs, err
 	}
 	crt, key := s.Data[v1.TLSCertKey], s.Data[v1.TLSPrivateKeyKey]
 	if len(crt) == 0 || len(key) == 0 {
@@ -108,13 +118,13 @@ func (c *ingressCerts) ensure(ctx context.Context, ing *networkingv1.Ingress, cu
 	}
 	hash := secretHash(crt, key)
 	uid := string(ing.UID)
-	have, err := c.list(ctx, uid)
+	have, err = c.list(ctx, uid)
 	if err != nil {
-		return "", probs, err
+		return "", nil, probs, err
 	}
 	for _, ct := range have {
 		if ct.Tags[TagCertHash] == hash {
-			return ct.CertificateID, probs, nil
+			return ct.CertificateID, have, probs, nil
 		}
 	}
 	req := &ic.UploadCertificateRequest{
@@ -139,19 +149,15 @@ func (c *ingressCerts) ensure(ctx context.Context, ing *networkingv1.Ingress, cu
 		return keep("the IaaS refused the certificate: %s", msg)
 	}
 	if err != nil {
-		return "", probs, fmt.Errorf("UploadCertificate: %w", err)
+		return "", nil, probs, fmt.Errorf("UploadCertificate: %w", err)
 	}
 	klog.InfoS("Uploaded certificate", "ingress", klog.KObj(ing), "secret", name, "certificate", resp.CertificateID)
-	return resp.CertificateID, probs, nil
+	return resp.CertificateID, have, probs, nil
 }
 
-// prune deletes the Ingress's certificates other than keep ("" deletes all). One still
-// in use by a listener (ResourceInUse) is left for the next sync.
-func (c *ingressCerts) prune(ctx context.Context, uid, keep string) error {
-	have, err := c.list(ctx, uid)
-	if err != nil {
-		return err
-	}
+// prune deletes the certificates of have other than keep ("" deletes all). One still
+// in use by a listener (ResourceInUse) is left for a later sync.
+func (c *ingressCerts) prune(ctx context.Context, have []ic.Certificate, keep string) error {
 	var errs []error
 	for _, ct := range have {
 		if ct.CertificateID == keep {

@@ -91,7 +91,7 @@ func (c *IngressController) ensure(ctx context.Context, ing *networkingv1.Ingres
 			}
 		}
 	}
-	certID, probs, err := c.certs.ensure(ctx, ing, current)
+	certID, certs, probs, err := c.certs.ensure(ctx, ing, current)
 	plan.problems = append(plan.problems, probs...)
 	if err != nil {
 		c.report(ing, plan.problems)
@@ -130,7 +130,7 @@ func (c *IngressController) ensure(ctx context.Context, ing *networkingv1.Ingres
 		return 0, err
 	}
 	// Only now that no listener names them: certificates of older Secret contents.
-	if err := c.certs.prune(ctx, uid, certID); err != nil {
+	if err := c.certs.prune(ctx, certs, certID); err != nil {
 		return 0, err
 	}
 	return 0, nil
@@ -197,7 +197,11 @@ func (c *IngressController) cleanup(ctx context.Context, ing *networkingv1.Ingre
 		}
 		klog.InfoS("Deleted Ingress load balancer", "ingress", klog.KObj(ing), "loadBalancer", lb.LoadBalancerID)
 	}
-	return c.certs.prune(ctx, uid, "")
+	certs, err := c.certs.list(ctx, uid)
+	if err != nil {
+		return err
+	}
+	return c.certs.prune(ctx, certs, "")
 }
 
 // failed reports an IaaS failure on the Ingress and returns it for a retry.
