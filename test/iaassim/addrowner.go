@@ -229,14 +229,28 @@ func canonicalIPs(ips []string) (out []string, bad []string) {
 // addressConflictsLocked lists every conflict among the live claims, one per pair, in
 // a stable order. Caller holds s.state.mu.
 func (s *Server) addressConflictsLocked() []*AddressConflictError {
-	all := s.liveClaimsLocked(nil)
+	// Admin CIDRs come first in liveClaimsLocked; instance claims are single addresses,
+	// so they are compared with the CIDRs and with each other by address (not pairwise:
+	// a sync of thousands of instances stays linear).
 	var out []*AddressConflictError
-	for i := range all {
-		for j := range i {
-			if conflicts(all[i], all[j]) {
-				out = append(out, &AddressConflictError{New: all[i], Existing: all[j]})
+	var cidrs []addressClaim
+	byAddr := map[netip.Prefix][]addressClaim{}
+	for _, c := range s.liveClaimsLocked(nil) {
+		for _, h := range cidrs {
+			if conflicts(c, h) {
+				out = append(out, &AddressConflictError{New: c, Existing: h})
 			}
 		}
+		if !c.instance {
+			cidrs = append(cidrs, c)
+			continue
+		}
+		for _, h := range byAddr[c.prefix] {
+			if conflicts(c, h) {
+				out = append(out, &AddressConflictError{New: c, Existing: h})
+			}
+		}
+		byAddr[c.prefix] = append(byAddr[c.prefix], c)
 	}
 	return out
 }
