@@ -96,12 +96,18 @@ func TestCoalescerOneWritePerBurst(t *testing.T) {
 
 func TestCoalescerDelayIsBounded(t *testing.T) {
 	c, r, clk := startTestCoalescer(t, time.Second)
-	// Updates never stop arriving: the first one is still written after the delay.
+	// Updates never stop arriving: the first one is still written after the delay,
+	// with the newest value. The last update comes 1 ms before the delay ends, so the
+	// write cannot race it (a submit right after the due step could land either side).
 	c.submit("lb", 0)
-	for i := 1; i <= 4; i++ {
+	for i := 1; i <= 3; i++ {
 		clk.Step(250 * time.Millisecond)
 		c.submit("lb", i)
 	}
+	clk.Step(249 * time.Millisecond)
+	c.submit("lb", 4)
+	r.wantNoWrite(t) // 999 ms after the first update
+	clk.Step(time.Millisecond)
 	r.wantWrite(t, 4)
 	// seen is signalled as a write starts, before it is recorded: wait for it to end
 	// (and check that no second write follows) before counting.
