@@ -28,6 +28,8 @@ import (
 //	POST   /admin/v1/instances               add a static machine (StaticInstanceConfig)
 //	DELETE /admin/v1/instances/{key}         remove it (its instance becomes TERMINATED)
 //	PUT    /admin/v1/instances/{key}/state   {"state": "RUNNING"|"STOPPED"|"PENDING"}
+//	GET    /admin/v1/audit/disks[?since=SEQ] every disk attach/detach in the data plane,
+//	                                         with timestamps (diskaudit.Response; audit.go)
 func (s *Server) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
@@ -82,6 +84,7 @@ func (s *Server) AdminHandler() http.Handler {
 	mux.HandleFunc("POST /admin/v1/instances", s.adminAddInstance)
 	mux.HandleFunc("DELETE /admin/v1/instances/{key}", s.adminRemoveInstance)
 	mux.HandleFunc("PUT /admin/v1/instances/{key}/state", s.adminSetInstanceState)
+	mux.HandleFunc("GET /admin/v1/audit/disks", s.adminDiskAudit)
 	return recoverMiddleware(mux)
 }
 

@@ -95,6 +95,11 @@ func (s *Server) pruneExpired() error {
 			n++
 		}
 	}
+	if a, err := s.state.st.pruneAudit(now.Add(-finishedTaskTTL)); err != nil {
+		return err
+	} else if a > 0 {
+		s.log().Info("Pruned old disk audit records", "count", a)
+	}
 	if n == 0 {
 		return nil
 	}

@@ -116,6 +116,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Server, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.dp.Disks = &auditDisks{Disks: s.dp.Disks, srv: s}
 	if opts.TaskDelay != nil && *opts.TaskDelay >= 0 {
 		s.taskDelay = *opts.TaskDelay
 	}

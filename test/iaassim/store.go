@@ -20,9 +20,10 @@ const (
 	bucketTasks       = "tasks"
 	bucketTokens      = "clientTokens"
 	bucketCerts       = "certificates"
+	// bucketDiskAudit (audit.go) is outside the state maps: it is only appended to.
 )
 
-var allBuckets = []string{bucketInstances, bucketRouteTables, bucketLBs, bucketDisks, bucketSnapshots, bucketTasks, bucketTokens, bucketCerts}
+var allBuckets = []string{bucketInstances, bucketRouteTables, bucketLBs, bucketDisks, bucketSnapshots, bucketTasks, bucketTokens, bucketCerts, bucketDiskAudit}
 
 // store is the durable copy of the state: one bbolt file, fsynced on every commit
 // (NoSync stays false), so a commit that returned survives kill -9 and power loss.

@@ -13,6 +13,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/kube-iaas/kube-iaas/test/iaassim/diskaudit"
 )
 
 // Client calls one simulator's admin API.
@@ -105,4 +107,13 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) error
 		return json.Unmarshal(b, out)
 	}
 	return nil
+}
+
+// DiskAudit returns the simulator's disk attach/detach records with Seq > since.
+func (c *Client) DiskAudit(ctx context.Context, since uint64) ([]diskaudit.Record, error) {
+	var out diskaudit.Response
+	if err := c.Do(ctx, http.MethodGet, fmt.Sprintf("/admin/v1/audit/disks?since=%d", since), nil, &out); err != nil {
+		return nil, err
+	}
+	return out.Records, nil
 }
