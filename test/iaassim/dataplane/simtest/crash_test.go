@@ -21,6 +21,7 @@ import (
 	ic "github.com/kube-iaas/kube-iaas/iaasclient"
 	"github.com/kube-iaas/kube-iaas/test/iaassim/dataplane/dptest"
 	"github.com/kube-iaas/kube-iaas/test/iaassim/dataplane/router"
+	"github.com/kube-iaas/kube-iaas/test/iaassim/diskaudit"
 	"github.com/kube-iaas/kube-iaas/test/iaassim/simproc"
 	"github.com/kube-iaas/kube-iaas/test/testutil"
 )
@@ -136,6 +137,19 @@ func TestCrashConsistency(t *testing.T) {
 	if kills < 5 {
 		t.Errorf("only %d kills", kills)
 	}
+	// The disk audit log survived every kill and never shows a disk on two instances.
+	audit, err := p.AdminClient(t).DiskAudit(context.Background(), 0)
+	if err != nil {
+		t.Fatalf("disk audit: %v", err)
+	}
+	attaches, detaches := diskaudit.Count(audit)
+	if attaches == 0 {
+		t.Errorf("the disk audit log has no attach (%d records)", len(audit))
+	}
+	for _, o := range diskaudit.Overlaps(audit) {
+		t.Errorf("double attach: %s", o)
+	}
+	t.Logf("disk audit: %d attaches, %d detaches, no disk on two instances at once", attaches, detaches)
 	if r.seen.lbs == 0 || r.seen.routes == 0 || r.seen.attached == 0 {
 		t.Errorf("the checks never saw an LB, a route and an attached disk: %+v", r.seen)
 	}
