@@ -11,7 +11,7 @@ export KUBE_IAAS_BIN := $(BIN)
 .NOTPARALLEL:
 
 .PHONY: all build unit test lint fuzz demo demo-down demo-netns demo-netns-down bench clean \
-	test-sim test-dataplane test-sanity test-integration test-integration-tencentcloud test-demo-netns test-demo test-e2e
+	test-sim test-dataplane test-sanity test-integration test-integration-tencentcloud test-demo-netns test-demo test-e2e test-chaos
 
 all: build
 
@@ -73,6 +73,13 @@ test-integration-tencentcloud: build
 test-e2e: build
 	test/kind/e2e.sh
 
+# The churn tier alone (test/e2e/chaos, issue 10) on a new kind cluster: Service and PVC
+# lifecycles under 20 % IaaS faults while the CCM, the CSI controller, a CSI node plugin
+# and the simulator are killed with -9; then no leak, no double attach, no checksum
+# mismatch; prints a CHAOS SUMMARY line. About 10 min plus the cluster.
+test-chaos: build
+	E2E_RUN='^$$' E2E_CHAOS=short test/kind/e2e.sh
+
 # make demo end to end on its own cluster, then make demo-down; fails if a load
 # balancer of the sample app does not answer.
 test-demo: build
@@ -101,7 +108,7 @@ bench: build
 	./hack/install-deps.sh bench
 	test/integration/hack/build-kube.sh >/dev/null
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./test/bench/... ./cloudprovider
-	test/kind/e2e.sh bench
+	E2E_CHAOS=long test/kind/e2e.sh bench
 	cd test/integration && $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 40m ./
 
 clean:

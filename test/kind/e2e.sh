@@ -10,6 +10,9 @@
 #   E2E_REUSE=1 test/kind/e2e.sh          # test on a kept cluster instead of a new one
 #   E2E_RUN=TestLoadBalancer test/kind/e2e.sh   # go test -run
 #   UP_SKIP_BUILD=1 test/kind/e2e.sh      # no build-all.sh; the images must exist
+#   E2E_CHAOS=short test/kind/e2e.sh      # then the churn tier (test/e2e/chaos) on the same
+#                                         # cluster, then TestZZTeardown again; long: make bench
+#   E2E_RUN='^$' E2E_CHAOS=short test/kind/e2e.sh   # the churn tier alone (make test-chaos)
 #
 # Logs of every component go to $E2E_ARTIFACTS (default /var/tmp/kube-iaas-e2e-<time>)
 # when a step or a test fails.
@@ -84,12 +87,30 @@ timed "OS packages (hack/install-deps.sh)" "$REPO_ROOT/hack/install-deps.sh"
 timed "up.sh (cluster $CLUSTER)" "$KIND_SRC_DIR/up.sh"
 source "$STATE/env"
 export IAAS_ENDPOINT IAAS_CREDENTIALS IAAS_SOURCE_IP IAAS_ROUTE_TABLE IAAS_CLUSTER_ID
+# The chaos tier kill -9s the simulator and starts it again from what up.sh left here.
+export IAAS_SIM_STATE=$STATE
 run_go() {
   (cd "$REPO_ROOT/test/e2e" && KUBE_IAAS_E2E=1 E2E_ARTIFACTS=$ARTIFACTS \
     E2E_IMAGE=${E2E_IMAGE:-$KUBE_REGISTRY/kube-proxy:$KUBE_VERSION} go test -count=1 -v "$@")
+}
+run_chaos() {
+  local timeout=${E2E_CHAOS_TIMEOUT:-40m}
+  [[ $E2E_CHAOS == long ]] && timeout=${E2E_CHAOS_TIMEOUT:-160m}
+  (cd "$REPO_ROOT/test/e2e" && KUBE_IAAS_E2E=1 KUBE_IAAS_CHAOS=$E2E_CHAOS E2E_ARTIFACTS=$ARTIFACTS \
+    E2E_IMAGE=${E2E_IMAGE:-$KUBE_REGISTRY/kube-proxy:$KUBE_VERSION} go test -count=1 -v -timeout "$timeout" -run '^TestChaos$' ./chaos)
 }
 case $MODE in
 test) timed "go test ./test/e2e/..." run_go -timeout "${E2E_TIMEOUT:-25m}" ${E2E_RUN:+-run "$E2E_RUN"} ./... ;;
 bench) timed "go test -bench ./test/e2e/..." run_go -run '^$' -bench "${E2E_BENCH:-.}" -benchtime 1x -timeout "${E2E_TIMEOUT:-60m}" ./... ;;
 *) log "usage: $0 [test|bench]"; exit 2 ;;
+esac
+# The churn tier after the other tests (they must not run under its faults and kills),
+# then the teardown check once more: the churn must leave nothing in the IaaS either.
+case ${E2E_CHAOS:-} in
+"") ;;
+short | long)
+  timed "go test ./test/e2e/chaos ($E2E_CHAOS)" run_chaos
+  timed "teardown check after the chaos" run_go -timeout 10m -run '^TestZZTeardown$' .
+  ;;
+*) log "E2E_CHAOS must be short or long, not $E2E_CHAOS"; exit 2 ;;
 esac
