@@ -11,7 +11,7 @@ export KUBE_IAAS_BIN := $(BIN)
 .NOTPARALLEL:
 
 .PHONY: all build unit test lint fuzz demo demo-down demo-netns demo-netns-down bench clean \
-	test-sim test-dataplane test-sanity test-integration test-integration-tencentcloud test-demo-netns test-demo test-e2e test-chaos
+	test-sim test-dataplane test-sanity test-integration test-integration-tencentcloud test-demo-netns test-demo test-e2e test-chaos test-storage-e2e
 
 all: build
 
@@ -80,6 +80,12 @@ test-e2e: build
 # 2-core machine, so not part of `make test` (its budget); run it on its own.
 test-chaos: build
 	E2E_RUN='^$$' E2E_CHAOS=short test/kind/e2e.sh
+
+# The upstream Kubernetes storage suites ("External Storage", k8s.io/kubernetes v1.37.2
+# test/e2e/storage) against our CSI driver on the e2e cluster; e2e.test, ginkgo and the
+# test images are built offline and cached (test/storage-e2e/README.md: skips, numbers).
+test-storage-e2e: build
+	test/kind/e2e.sh storage
 
 # make demo end to end on its own cluster, then make demo-down; fails if a load
 # balancer of the sample app does not answer.

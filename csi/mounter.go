@@ -20,6 +20,9 @@ type Mounter interface {
 	NeedResize(device, path string) (bool, error)
 	// Resize grows the filesystem on device, mounted at path, to the device's size.
 	Resize(device, path string) (bool, error)
+	// GrowUnmounted grows an ext filesystem on the unmounted device to the device's
+	// size (grow_unmounted.go); false when there was nothing to grow.
+	GrowUnmounted(device string) (bool, error)
 	// DeviceSize is the size in bytes of a block device or file.
 	DeviceSize(path string) (int64, error)
 	// DeviceMounts lists the mount points that use device: mounts of a filesystem on
@@ -70,6 +73,7 @@ type FakeMounter struct {
 	mu      sync.Mutex
 	formats map[string]string // device -> filesystem
 	resized []string          // devices Resize was called for
+	grown   []string          // devices GrowUnmounted was called for while unmounted
 }
 
 // NewFakeMounter returns an empty FakeMounter.
@@ -107,6 +111,29 @@ func (f *FakeMounter) Resize(device, _ string) (bool, error) {
 	defer f.mu.Unlock()
 	f.resized = append(f.resized, device)
 	return true, nil
+}
+
+// GrowUnmounted records device when nothing has it mounted (the real one must never
+// run e2fsck and resize2fs on a mounted filesystem); it grows nothing.
+func (f *FakeMounter) GrowUnmounted(device string) (bool, error) {
+	mps, err := f.DeviceMounts(device)
+	if err != nil {
+		return false, err
+	}
+	if len(mps) > 0 {
+		return false, fmt.Errorf("%s is mounted at %v", device, mps)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.grown = append(f.grown, device)
+	return false, nil
+}
+
+// Grown lists the devices GrowUnmounted was called for while unmounted.
+func (f *FakeMounter) Grown() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.grown...)
 }
 
 // Resized lists the devices Resize was called for.

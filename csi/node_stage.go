@@ -86,6 +86,14 @@ func (ns *NodeServer) NodeStageVolume(ctx context.Context, req *csi.NodeStageVol
 		// second of them cannot be mounted on the same node.
 		opts = append(opts, "nouuid")
 	}
+	if !readOnly && fsType == fsExt4 {
+		// A disk restored or cloned into a bigger volume, or grown while detached, holds
+		// a smaller ext4 than itself: grow it before the mount, where resize2fs needs no
+		// CAP_SYS_RESOURCE (online growth below does). Best effort, like the growth below.
+		if _, err := ns.mounter.GrowUnmounted(dev); err != nil {
+			klog.ErrorS(err, "Growing the filesystem before mounting failed; trying again once it is mounted", "volumeID", volID, "device", dev)
+		}
+	}
 	klog.V(2).InfoS("Staging volume", "volumeID", volID, "device", dev, "stagingPath", staging, "fsType", fsType, "options", opts)
 	if err := ns.mounter.FormatAndMount(dev, staging, fsType, opts); err != nil {
 		return nil, status.Errorf(codes.Internal, "formatting and mounting %s at %s: %v", dev, staging, err)

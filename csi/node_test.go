@@ -144,6 +144,40 @@ func TestNodeStageFormatsAndIsIdempotent(t *testing.T) {
 	}
 }
 
+// An ext4 volume is grown before it is mounted (a restored or cloned disk bigger than its
+// source; online ext4 growth needs CAP_SYS_RESOURCE): GrowUnmounted sees the device with
+// nothing mounted. XFS grows only mounted, and a read-only stage changes nothing.
+func TestNodeStageGrowsExt4BeforeMount(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		vc     *csi.VolumeCapability
+		volCtx map[string]string
+		grow   bool
+	}{
+		{"default ext4", rwo, nil, true},
+		{"xfs", rwo, map[string]string{volumeContextFsType: "xfs"}, false},
+		{"read-only ext4", mountCap(csi.VolumeCapability_AccessMode_SINGLE_NODE_READER_ONLY, "ext4"), nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newNodeEnv(t)
+			dev := e.attach(t, "disk-1")
+			if err := e.stage("disk-1", tc.vc, tc.volCtx); err != nil {
+				t.Fatal(err)
+			}
+			got := e.m.Grown()
+			if tc.grow && !slices.Equal(got, []string{dev}) {
+				t.Errorf("grown before mount: %v, want [%s]", got, dev)
+			}
+			if !tc.grow && len(got) != 0 {
+				t.Errorf("grown before mount: %v, want none", got)
+			}
+			if _, _, _, ok := e.mountAt(e.staging); !ok {
+				t.Error("not staged")
+			}
+		})
+	}
+}
+
 func TestNodeStageRefusesOtherDevice(t *testing.T) {
 	e := newNodeEnv(t)
 	e.attach(t, "disk-1")

@@ -12,6 +12,7 @@ have mkfs.xfs   || need+=(xfsprogs)
 have blkid      || need+=(util-linux)
 have nft        || need+=(nftables)
 have curl       || need+=(curl ca-certificates)
+have jq         || need+=(jq)
 # `install-deps.sh bench` adds what the benchmarks compare against.
 if [ "${1:-}" = bench ]; then
   have wrk     || need+=(wrk)

@@ -6,6 +6,7 @@
 #
 #   test/kind/e2e.sh                      # everything
 #   test/kind/e2e.sh bench                # the benchmarks of test/e2e instead of the tests
+#   test/kind/e2e.sh storage              # the upstream storage suites instead (test/storage-e2e)
 #   E2E_KEEP_CLUSTER=1 test/kind/e2e.sh   # keep the cluster and its simulator (down.sh removes them)
 #   E2E_REUSE=1 test/kind/e2e.sh          # test on a kept cluster instead of a new one
 #   E2E_RUN=TestLoadBalancer test/kind/e2e.sh   # go test -run
@@ -80,7 +81,7 @@ leftovers() {
   "$KIND_SRC_DIR/docker.sh" status >/dev/null 2>&1 &&
     [[ -n $(docker ps -a -q --filter "label=io.x-k8s.kind.cluster=$CLUSTER") ]]
 }
-if [[ $MODE == test && ${E2E_REUSE:-0} != 1 ]] && leftovers; then
+if [[ $MODE != bench && ${E2E_REUSE:-0} != 1 ]] && leftovers; then
   timed "down.sh (left by an earlier run)" "$KIND_SRC_DIR/down.sh"
 fi
 timed "OS packages (hack/install-deps.sh)" "$REPO_ROOT/hack/install-deps.sh"
@@ -102,7 +103,8 @@ run_chaos() {
 case $MODE in
 test) timed "go test ./test/e2e/..." run_go -timeout "${E2E_TIMEOUT:-25m}" ${E2E_RUN:+-run "$E2E_RUN"} ./... ;;
 bench) timed "go test -bench ./test/e2e/..." run_go -run '^$' -bench "${E2E_BENCH:-.}" -benchtime 1x -timeout "${E2E_TIMEOUT:-60m}" ./... ;;
-*) log "usage: $0 [test|bench]"; exit 2 ;;
+storage) timed "storage e2e (test/storage-e2e)" env E2E_ARTIFACTS="$ARTIFACTS" "$REPO_ROOT/test/storage-e2e/run.sh" ;;
+*) log "usage: $0 [test|bench|storage]"; exit 2 ;;
 esac
 # The churn tier after the other tests (they must not run under its faults and kills),
 # then the teardown check once more: the churn must leave nothing in the IaaS either.
