@@ -12,7 +12,7 @@ HASH=$(inputs_hash "$HERE/go.mod" "$HERE/go.sum" "$HERE"/*.go -- "$(go version)"
 build() {
   [[ "$(cat "$OUT/e2e.test.inputs" 2>/dev/null)" == "$HASH" && -x $OUT/e2e.test && -x $OUT/ginkgo ]] && return 0
   rm -f "$OUT/e2e.test.inputs"
-  (cd "$HERE" && CGO_ENABLED=0 nice -n 10 go test -c -trimpath -ldflags "-s -w" -o "$OUT/e2e.test" . &&
+  (cd "$HERE" && CGO_ENABLED=0 nice -n 10 go test -c -vet=off -trimpath -ldflags "-s -w" -o "$OUT/e2e.test" . &&
     CGO_ENABLED=0 nice -n 10 go build -trimpath -ldflags "-s -w" -o "$OUT/ginkgo" github.com/onsi/ginkgo/v2/ginkgo)
   echo "$HASH" >"$OUT/e2e.test.inputs"
 }
