@@ -4,9 +4,10 @@
 # asks kubelet for (every pod of the suite uses imagePullPolicy IfNotPresent, so an image
 # already on the node is used as is):
 #
-#   registry.k8s.io/e2e-test-images/busybox:1.37.0-2   Debian's busybox-static (1.35) with
-#       every applet linked in /bin, /tmp, and passwd/group files with root and nobody.
-#       Most specs: the default test image (e2epod.GetDefaultTestImage).
+#   registry.k8s.io/e2e-test-images/busybox:1.37.0-2   the CSI node base image (Debian
+#       bookworm minbase: GNU coreutils, util-linux) plus Debian's busybox-static (1.35)
+#       for every applet Debian lacks. GNU dd because the suite writes block devices with
+#       `dd oflag=nocache`, which busybox's dd refuses. Most specs: the default test image.
 #   registry.k8s.io/e2e-test-images/agnhost:2.66.1     the busybox image + /agnhost built
 #       from k8s.io/kubernetes/test/images/agnhost (this module), ENTRYPOINT /agnhost,
 #       CMD pause, as upstream. subpath specs (mounttest) and e2epod.MakePod.
@@ -47,21 +48,19 @@ busybox_deb() { # the path of Debian's busybox-static .deb, downloaded once
 }
 
 busybox_image() {
-  local deb hash dir a
+  local deb hash dir base=${CSI_BASE_IMAGE:-kube-iaas/csi-node-base:bookworm}
+  image_exists "$base" || "$KIND_SRC_DIR/build-project-images.sh" >/dev/null
   deb=$(busybox_deb)
-  hash=$(inputs_hash "$deb" -- "$(sed -n '/^busybox_image()/,/^}/p' "$0")")
+  hash=$(inputs_hash "$deb" -- "$(docker image inspect -f '{{.Id}}' "$base")" "$(sed -n '/^busybox_image()/,/^}/p' "$0")")
   image_current "$BUSYBOX_IMAGE" "$hash" && return 0
   dir=$(mktemp -d)
   dpkg-deb -x "$deb" "$dir/deb"
-  mkdir -p "$dir/rootfs/bin" "$dir/rootfs/etc" "$dir/rootfs/tmp" "$dir/rootfs/root" "$dir/rootfs/usr/bin" "$dir/rootfs/sbin" "$dir/rootfs/usr/sbin"
-  chmod 1777 "$dir/rootfs/tmp"
-  install -m 0755 "$dir/deb/bin/busybox" "$dir/rootfs/bin/busybox"
-  for a in $("$dir/rootfs/bin/busybox" --list-full); do
-    [[ -e $dir/rootfs/$a ]] || ln -s /bin/busybox "$dir/rootfs/$a"
-  done
-  printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$dir/rootfs/etc/passwd"
-  printf 'root:x:0:\nnogroup:x:65534:\n' >"$dir/rootfs/etc/group"
-  printf 'FROM scratch\nLABEL %s=%s\nCOPY rootfs/ /\nCMD ["sh"]\n' "$INPUTS_LABEL" "$hash" >"$dir/Dockerfile"
+  install -m 0755 "$dir/deb/bin/busybox" "$dir/busybox"
+  # Debian's tools first (GNU dd: the suite writes block devices with oflag=nocache,
+  # which busybox's dd refuses); busybox only for the applets Debian has not.
+  printf '%s\n' "FROM $base" "LABEL $INPUTS_LABEL=$hash" "COPY busybox /bin/busybox" \
+    'RUN for a in $(/bin/busybox --list-full); do [ -e "/$a" ] || [ -e "/usr/$a" ] || ln -s /bin/busybox "/$a"; done' \
+    'CMD ["sh"]' >"$dir/Dockerfile"
   docker_build "$BUSYBOX_IMAGE" "$dir"
   rm -rf "$dir"
   log "built $BUSYBOX_IMAGE"

@@ -9,7 +9,7 @@
 #
 #   STORAGE_E2E_PROCS=3        ginkgo parallel processes
 #   STORAGE_E2E_FOCUS=...      narrows the focus: External.Storage.*<this regexp>
-#   STORAGE_E2E_TIMEOUT=40m    the whole run
+#   STORAGE_E2E_TIMEOUT=90m    the whole run
 # Which specs are skipped, and why: README.md.
 source "$(dirname "$0")/../kind/lib.sh"
 source "$KIND_SRC_DIR/profile.sh"
@@ -43,7 +43,7 @@ T0=$SECONDS
 rc=0
 (
   cd "$ARTIFACTS"
-  "$OUT/ginkgo" -p --procs="$PROCS" --timeout="${STORAGE_E2E_TIMEOUT:-40m}" --no-color \
+  "$OUT/ginkgo" -p --procs="$PROCS" --timeout="${STORAGE_E2E_TIMEOUT:-90m}" --no-color \
     --focus="External.Storage.*${STORAGE_E2E_FOCUS:-}" --skip="$SKIP" \
     --junit-report=junit.xml --json-report=report.json --output-dir="$ARTIFACTS" \
     "$OUT/e2e.test" -- \
