@@ -16,7 +16,7 @@ make_loop_nodes() {
   max_part=$(cat /sys/module/loop/parameters/max_part 2>/dev/null || echo 0)
   while ((max_part > 0)); do shift=$((shift + 1)); max_part=$((max_part >> 1)); done
   mknod -m 0660 /dev/loop-control c 10 237 || { echo "kube-iaas: no /dev/loop-control" >&2; return 0; }
-  for i in $(seq 0 511); do mknod -m 0660 "/dev/loop$i" b 7 $((i << shift)); done
+  for i in $(seq 0 511); do [[ -e /dev/loop$i ]] || mknod -m 0660 "/dev/loop$i" b 7 $((i << shift)) || true; done
 }
 capbnd=$(awk '/^CapBnd:/{print $2}' /proc/self/status)
 if (( (0x$capbnd >> 24 & 1) == 0 )); then
