@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	v1 "k8s.io/api/core/v1"
@@ -56,10 +57,15 @@ func tlsSecretName(ing *networkingv1.Ingress) (string, []problem) {
 
 // list returns the certificates of one Ingress.
 func (c *ingressCerts) list(ctx context.Context, uid string) ([]ic.Certificate, error) {
+	return c.listOwned(ctx, TagIngressUID, uid)
+}
+
+// listOwned returns the certificates whose owner tag uidTag is uid.
+func (c *ingressCerts) listOwned(ctx context.Context, uidTag, uid string) ([]ic.Certificate, error) {
 	var all []ic.Certificate
 	for offset := 0; ; {
 		resp, err := c.api.DescribeCertificates(ctx, &ic.DescribeCertificatesRequest{
-			Tags: map[string]string{TagCluster: c.cluster, TagIngressUID: uid},
+			Tags: map[string]string{TagCluster: c.cluster, uidTag: uid},
 			Page: ic.Page{Offset: offset, Limit: ic.MaxPageSize},
 		})
 		if err != nil {
@@ -92,8 +98,8 @@ func (c *ingressCerts) ensure(ctx context.Context, ing *networkingv1.Ingress, cu
 		have, err = c.list(ctx, string(ing.UID))
 		return "", have, probs, err
 	}
-	keep := func(format string, args ...any) (string, []ic.Certificate, []problem, error) {
-		msg := fmt.Sprintf("Secret %s/%s: ", ing.Namespace, name) + fmt.Sprintf(format, args...)
+	keep := func(bad string) (string, []ic.Certificate, []problem, error) {
+		msg := fmt.Sprintf("Secret %s/%s: %s", ing.Namespace, name, bad)
 		if current != "" {
 			msg += fmt.Sprintf("; HTTPS keeps certificate %s", current)
 		} else {
@@ -101,43 +107,68 @@ func (c *ingressCerts) ensure(ctx context.Context, ing *networkingv1.Ingress, cu
 		}
 		return current, nil, append(probs, problem{ReasonIngressTLSInvalid, msg}), nil
 	}
-	s, err := c.secret(ing.Namespace, name)
+	o := certOwner{ns: ing.Namespace, name: ing.Name, uid: string(ing.UID), uidTag: TagIngressUID, nameTag: TagIngress}
+	var listed bool
+	id, bad, err := c.fromSecret(ctx, o, name, &have, &listed)
+	switch {
+	case err != nil:
+		return "", nil, probs, err
+	case bad != "":
+		return keep(bad)
+	}
+	return id, have, probs, nil
+}
+
+// certOwner is the Ingress or Gateway a certificate belongs to, and the tags that say so.
+type certOwner struct {
+	ns, name, uid   string
+	uidTag, nameTag string // TagIngressUID/TagIngress or TagGatewayUID/TagGateway
+}
+
+// fromSecret returns the id of the certificate holding Secret ns/secret of o, uploaded
+// if no certificate of o holds that content yet. A Secret that is missing or bad gives
+// bad (what is wrong, for a status or Event) and no API call; err is for IaaS failures.
+// *have is o's certificates, listed once (on the first call that gets past the Secret
+// checks, *listed then true) so a Gateway with several HTTPS listeners lists once.
+func (c *ingressCerts) fromSecret(ctx context.Context, o certOwner, secret string, have *[]ic.Certificate, listed *bool) (id, bad string, err error) {
+	s, err := c.secret(o.ns, secret)
 	if apierrors.IsNotFound(err) || (err == nil && s == nil) {
-		return keep("not found")
+		return "", "not found", nil
 	}
 	if err != nil {
-		return "", nil, probs, err
+		return "", "", err
 	}
 	crt, key := s.Data[v1.TLSCertKey], s.Data[v1.TLSPrivateKeyKey]
 	if len(crt) == 0 || len(key) == 0 {
-		return keep("needs %s and %s", v1.TLSCertKey, v1.TLSPrivateKeyKey)
+		return "", fmt.Sprintf("needs %s and %s", v1.TLSCertKey, v1.TLSPrivateKeyKey), nil
 	}
 	// Checked here too, so a bad Secret costs no API call and says what is wrong.
 	if _, perr := tls.X509KeyPair(crt, key); perr != nil {
-		return keep("%s and %s are not a matching PEM certificate and key: %v", v1.TLSCertKey, v1.TLSPrivateKeyKey, perr)
+		return "", fmt.Sprintf("%s and %s are not a matching PEM certificate and key: %v", v1.TLSCertKey, v1.TLSPrivateKeyKey, perr), nil
 	}
 	hash := secretHash(crt, key)
-	uid := string(ing.UID)
-	have, err = c.list(ctx, uid)
-	if err != nil {
-		return "", nil, probs, err
+	if !*listed {
+		if *have, err = c.listOwned(ctx, o.uidTag, o.uid); err != nil {
+			return "", "", err
+		}
+		*listed = true
 	}
-	for _, ct := range have {
+	for _, ct := range *have {
 		if ct.Tags[TagCertHash] == hash {
-			return ct.CertificateID, have, probs, nil
+			return ct.CertificateID, "", nil
 		}
 	}
 	req := &ic.UploadCertificateRequest{
-		Name:           truncName(fmt.Sprintf("%s-%s-%s", c.cluster, ing.Namespace, name)),
+		Name:           truncName(fmt.Sprintf("%s-%s-%s", c.cluster, o.ns, secret)),
 		CertificatePEM: string(crt), PrivateKeyPEM: string(key),
 		Tags: map[string]string{
-			TagCluster: c.cluster, TagIngressUID: uid, TagIngress: ing.Namespace + "." + ing.Name,
-			TagTLSSecret: ing.Namespace + "." + name, TagCertHash: hash,
+			TagCluster: c.cluster, o.uidTag: o.uid, o.nameTag: o.ns + "." + o.name,
+			TagTLSSecret: o.ns + "." + secret, TagCertHash: hash,
 		},
 	}
-	// Same Ingress, same content: the same token, so a CCM killed after the upload
+	// Same owner, same content: the same token, so a CCM killed after the upload
 	// gets the same certificate back instead of a second one.
-	sum := sha256.Sum256([]byte(uid + "\x00" + hash))
+	sum := sha256.Sum256([]byte(o.uid + "\x00" + hash))
 	req.ClientToken = "k8s-cert-" + hex.EncodeToString(sum[:16])
 	resp, err := c.api.UploadCertificate(ctx, req)
 	if errors.Is(err, ic.ErrInvalidParameter) {
@@ -146,27 +177,28 @@ func (c *ingressCerts) ensure(ctx context.Context, ing *networkingv1.Ingress, cu
 		if errors.As(err, &e) {
 			msg = e.Message
 		}
-		return keep("the IaaS refused the certificate: %s", msg)
+		return "", "the IaaS refused the certificate: " + msg, nil
 	}
 	if err != nil {
-		return "", nil, probs, fmt.Errorf("UploadCertificate: %w", err)
+		return "", "", fmt.Errorf("UploadCertificate: %w", err)
 	}
-	klog.InfoS("Uploaded certificate", "ingress", klog.KObj(ing), "secret", name, "certificate", resp.CertificateID)
-	return resp.CertificateID, have, probs, nil
+	klog.InfoS("Uploaded certificate", "owner", o.nameTag, "namespace", o.ns, "name", o.name, "secret", secret, "certificate", resp.CertificateID)
+	*have = append(*have, ic.Certificate{CertificateID: resp.CertificateID, Tags: req.Tags})
+	return resp.CertificateID, "", nil
 }
 
-// prune deletes the certificates of have other than keep ("" deletes all). One still
-// in use by a listener (ResourceInUse) is left for a later sync.
-func (c *ingressCerts) prune(ctx context.Context, have []ic.Certificate, keep string) error {
+// prune deletes the certificates of have other than keep (none given, or "", deletes
+// all). One still in use by a listener (ResourceInUse) is left for a later sync.
+func (c *ingressCerts) prune(ctx context.Context, have []ic.Certificate, keep ...string) error {
 	var errs []error
 	for _, ct := range have {
-		if ct.CertificateID == keep {
+		if slices.Contains(keep, ct.CertificateID) {
 			continue
 		}
 		_, err := c.api.DeleteCertificate(ctx, &ic.DeleteCertificateRequest{CertificateID: ct.CertificateID})
 		switch {
 		case err == nil:
-			klog.InfoS("Deleted certificate", "certificate", ct.CertificateID, "ingress", ct.Tags[TagIngress])
+			klog.InfoS("Deleted certificate", "certificate", ct.CertificateID, "ingress", ct.Tags[TagIngress], "gateway", ct.Tags[TagGateway])
 		case errors.Is(err, ic.ErrNotFound):
 		default:
 			errs = append(errs, fmt.Errorf("DeleteCertificate %s: %w", ct.CertificateID, err))

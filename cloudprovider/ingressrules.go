@@ -6,7 +6,6 @@ import (
 
 	v1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
 	ic "github.com/kube-iaas/kube-iaas/iaasclient"
 	"github.com/kube-iaas/kube-iaas/iaasclient/validate"
@@ -103,32 +102,18 @@ func (p *ingressPlan) backends(ing *networkingv1.Ingress, where string, b *netwo
 	if b.Service == nil {
 		return bad(ReasonIngressUnsupported, "resource backends are not supported; use a Service")
 	}
-	svc, err := services(b.Service.Name)
-	if apierrors.IsNotFound(err) || (err == nil && svc == nil) {
-		return bad(ReasonIngressServiceNotFound, "Service %s/%s not found", ing.Namespace, b.Service.Name)
+	port, fault := resolveNodePort(ing.Namespace, b.Service.Name, b.Service.Port, services)
+	if fault != nil {
+		return bad(ingressFaultReasons[fault.kind], "%s", fault.msg)
 	}
-	if err != nil {
-		return bad(ReasonIngressServiceNotFound, "Service %s/%s: %v", ing.Namespace, b.Service.Name, err)
-	}
-	if svc.Spec.Type != v1.ServiceTypeNodePort && svc.Spec.Type != v1.ServiceTypeLoadBalancer {
-		return bad(ReasonIngressNotNodePort, "Service %s/%s is of type %s; the IaaS load balancer reaches Services through NodePorts (type NodePort or LoadBalancer)",
-			svc.Namespace, svc.Name, svc.Spec.Type)
-	}
-	port := servicePort(svc, b.Service.Port)
-	if port == nil {
-		return bad(ReasonIngressPortNotFound, "Service %s/%s has no port %s", svc.Namespace, svc.Name, backendPortName(b.Service.Port))
-	}
-	if port.Protocol != v1.ProtocolTCP && port.Protocol != "" {
-		return bad(ReasonIngressPortNotFound, "port %s of Service %s/%s is %s, not TCP", backendPortName(b.Service.Port), svc.Namespace, svc.Name, port.Protocol)
-	}
-	if port.NodePort == 0 {
-		return bad(ReasonIngressNotNodePort, "port %s of Service %s/%s has no NodePort (allocateLoadBalancerNodePorts is false)", backendPortName(b.Service.Port), svc.Namespace, svc.Name)
-	}
-	out := make([]ic.Backend, 0, len(nodes))
-	for _, n := range nodes {
-		out = append(out, ic.Backend{IP: n.ip, Port: int(port.NodePort), Weight: 10})
-	}
-	return out
+	return nodePortBackends(port, nodes)
+}
+
+// ingressFaultReasons are the Event reasons of the backend faults on an Ingress.
+var ingressFaultReasons = map[backendFaultKind]string{
+	faultServiceNotFound: ReasonIngressServiceNotFound,
+	faultNotNodePort:     ReasonIngressNotNodePort,
+	faultPortNotFound:    ReasonIngressPortNotFound,
 }
 
 func servicePort(svc *v1.Service, ref networkingv1.ServiceBackendPort) *v1.ServicePort {

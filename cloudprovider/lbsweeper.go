@@ -52,6 +52,9 @@ type lbSweeper struct {
 	// rules (owner: the Ingress UID); ingSynced as synced.
 	ingresses networkinglisters.IngressLister
 	ingSynced func() bool
+	// gateways, when set, does the same for the L7 LBs and certificates of Gateways
+	// (owner: the Gateway UID); it is nil until the Gateway controller runs.
+	gateways func() *gatewayOwnerSource
 	// certs lists this cluster's Ingress certificates and deletes one; nil: none swept.
 	certs *ingressCerts
 	grace time.Duration
@@ -105,6 +108,10 @@ func (s *lbSweeper) sweep(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	gwOwners, err := s.gatewayOwners()
+	if err != nil {
+		return 0, err
+	}
 	list, err := s.list(ctx)
 	if err != nil {
 		return 0, err
@@ -119,6 +126,9 @@ func (s *lbSweeper) sweep(ctx context.Context) (int, error) {
 		if iu := lb.Tags[TagIngressUID]; uid == "" && iu != "" && ingOwners != nil {
 			uid, alive = iu, ingOwners[iu]
 		}
+		if gu := lb.Tags[TagGatewayUID]; uid == "" && gu != "" && gwOwners != nil {
+			uid, alive = gu, gwOwners[gu]
+		}
 		if lb.Tags[TagCluster] != s.lbs.clusterID || uid == "" || alive || adopted[lb.LoadBalancerID] {
 			continue
 		}
@@ -130,7 +140,7 @@ func (s *lbSweeper) sweep(ctx context.Context) (int, error) {
 		if !ok {
 			s.since[lb.LoadBalancerID] = now
 			klog.InfoS("Load balancer has no Service or Ingress; deleting it after the grace period", "loadBalancer", lb.LoadBalancerID,
-				"ownerUID", uid, "service", lb.Tags[TagService], "ingress", lb.Tags[TagIngress], "grace", s.grace)
+				"ownerUID", uid, "service", lb.Tags[TagService], "ingress", lb.Tags[TagIngress], "gateway", lb.Tags[TagGateway], "grace", s.grace)
 			first = now
 		}
 		if now.Sub(first) < s.grace {
@@ -144,9 +154,9 @@ func (s *lbSweeper) sweep(ctx context.Context) (int, error) {
 		delete(s.since, lb.LoadBalancerID)
 		orphansDeleted().WithLabelValues("loadBalancer").Inc()
 		klog.InfoS("Deleted orphaned load balancer", "loadBalancer", lb.LoadBalancerID, "vip", lb.VIP,
-			"ownerUID", uid, "service", lb.Tags[TagService], "ingress", lb.Tags[TagIngress], "orphanedFor", now.Sub(first).Round(time.Second))
+			"ownerUID", uid, "service", lb.Tags[TagService], "ingress", lb.Tags[TagIngress], "gateway", lb.Tags[TagGateway], "orphanedFor", now.Sub(first).Round(time.Second))
 	}
-	n, err := s.sweepCerts(ctx, ingOwners, orphaned, now)
+	n, err := s.sweepCerts(ctx, ingOwners, gwOwners, orphaned, now)
 	deleted += n
 	if err != nil {
 		errs = append(errs, err)
@@ -160,6 +170,27 @@ func (s *lbSweeper) sweep(ctx context.Context) (int, error) {
 		return deleted, errs[0]
 	}
 	return deleted, nil
+}
+
+// gatewayOwners is the set of Gateway UIDs, or nil when Gateways are not swept (the
+// Gateway controller is off, or its informer has not synced).
+func (s *lbSweeper) gatewayOwners() (map[string]bool, error) {
+	if s.gateways == nil {
+		return nil, nil
+	}
+	src := s.gateways()
+	if src == nil || !src.synced() {
+		return nil, nil
+	}
+	gws, err := src.list.List(labels.Everything())
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]bool{}
+	for _, g := range gws {
+		out[string(g.UID)] = true
+	}
+	return out, nil
 }
 
 // ingressOwners is the set of Ingress UIDs, or nil when Ingresses are not swept (no
@@ -181,8 +212,8 @@ func (s *lbSweeper) ingressOwners() (map[string]bool, error) {
 
 // sweepCerts deletes this cluster's Ingress certificates whose Ingress is gone, after
 // the grace. One an LB still uses is ResourceInUse: it goes once its LB is swept.
-func (s *lbSweeper) sweepCerts(ctx context.Context, owners map[string]bool, orphaned map[string]bool, now time.Time) (int, error) {
-	if s.certs == nil || owners == nil {
+func (s *lbSweeper) sweepCerts(ctx context.Context, owners, gwOwners map[string]bool, orphaned map[string]bool, now time.Time) (int, error) {
+	if s.certs == nil || (owners == nil && gwOwners == nil) {
 		return 0, nil
 	}
 	resp, err := s.certs.api.DescribeCertificates(ctx, &ic.DescribeCertificatesRequest{
@@ -193,8 +224,16 @@ func (s *lbSweeper) sweepCerts(ctx context.Context, owners map[string]bool, orph
 	deleted := 0
 	var errs []error
 	for _, ct := range resp.Certificates {
-		uid := ct.Tags[TagIngressUID]
-		if ct.Tags[TagCluster] != s.lbs.clusterID || uid == "" || owners[uid] {
+		uid, alive := ct.Tags[TagIngressUID], false
+		switch gu := ct.Tags[TagGatewayUID]; {
+		case uid != "" && owners != nil:
+			alive = owners[uid]
+		case uid == "" && gu != "" && gwOwners != nil:
+			uid, alive = gu, gwOwners[gu]
+		default:
+			uid = "" // its kind of owner is not known here: keep it
+		}
+		if ct.Tags[TagCluster] != s.lbs.clusterID || uid == "" || alive {
 			continue
 		}
 		id := ct.CertificateID
@@ -212,7 +251,7 @@ func (s *lbSweeper) sweepCerts(ctx context.Context, owners map[string]bool, orph
 			deleted++
 			delete(s.since, id)
 			orphansDeleted().WithLabelValues("certificate").Inc()
-			klog.InfoS("Deleted orphaned certificate", "certificate", id, "ingressUID", uid, "ingress", ct.Tags[TagIngress])
+			klog.InfoS("Deleted orphaned certificate", "certificate", id, "ownerUID", uid, "ingress", ct.Tags[TagIngress], "gateway", ct.Tags[TagGateway])
 		case errors.Is(err, ic.ErrInUse):
 		default:
 			errs = append(errs, fmt.Errorf("deleting orphaned certificate %s: %w", id, err))
@@ -235,6 +274,7 @@ func (c *Cloud) startSweeper(f informers.SharedInformerFactory) {
 	ing := f.Networking().V1().Ingresses()
 	s.ingresses, s.ingSynced = ing.Lister(), ing.Informer().HasSynced
 	s.certs = &ingressCerts{api: c.api, cluster: c.cfg.ClusterID}
+	s.gateways = c.gatewayOwners.Load
 	klog.InfoS("Orphan sweeper on", "grace", s.grace, "period", c.cfg.OrphanSweeper.Period.Duration)
 	go s.run(c.cfg.OrphanSweeper.Period.Duration, c.stop)
 }

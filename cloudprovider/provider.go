@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	v1 "k8s.io/api/core/v1"
@@ -43,6 +44,9 @@ type Cloud struct {
 	kube          kubernetes.Interface
 	dyn           dynamic.Interface // the snapshot API, for the disk sweeper; nil in unit tests
 	stop          <-chan struct{}
+	// gatewayOwners is set by the Gateway controller, when the Gateway API is
+	// installed: the orphan sweeper reads the Gateway UIDs from it.
+	gatewayOwners atomic.Pointer[gatewayOwnerSource]
 }
 
 var (

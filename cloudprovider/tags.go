@@ -16,6 +16,11 @@ const (
 	TagIngressUID = "kube-iaas.io/ingress-uid"
 	// TagIngress is namespace.name of that Ingress, for people reading the console.
 	TagIngress = "kube-iaas.io/ingress"
+	// TagGatewayUID is the UID of the Gateway (Gateway API) an L7 LB or a certificate
+	// serves.
+	TagGatewayUID = "kube-iaas.io/gateway-uid"
+	// TagGateway is namespace.name of that Gateway, for people reading the console.
+	TagGateway = "kube-iaas.io/gateway"
 	// TagTLSSecret is namespace.name of the Secret a certificate was uploaded from.
 	TagTLSSecret = "kube-iaas.io/tls-secret"
 	// TagCertHash identifies the Secret content a certificate holds, so a changed

@@ -32,7 +32,7 @@ func main() {
 	b := app.NewBuilder()
 	b.SetOptions(opts)
 	b.SetCmdName("iaas-cloud-controller-manager")
-	b.SetLongDesc("iaas-cloud-controller-manager runs the cloud controllers of Kubernetes for the kube-iaas IaaS: node initialization and lifecycle, Service load balancers, pod CIDR routes, fenced failover (the out-of-service taint on nodes whose instances the IaaS has stopped), and Ingresses of IngressClass controller kube-iaas.io/ingress on IaaS L7 load balancers.")
+	b.SetLongDesc("iaas-cloud-controller-manager runs the cloud controllers of Kubernetes for the kube-iaas IaaS: node initialization and lifecycle, Service load balancers, pod CIDR routes, fenced failover (the out-of-service taint on nodes whose instances the IaaS has stopped), Ingresses of IngressClass controller kube-iaas.io/ingress and Gateway API Gateways of GatewayClass controllerName kube-iaas.io/gateway (with their HTTPRoutes) on IaaS L7 load balancers.")
 	b.SetCloudInitializer(initCloud)
 	b.RegisterDefaultControllers()
 	b.RegisterController(iaas.FailoverControllerName, app.ControllerInitFuncConstructor{
@@ -42,6 +42,10 @@ func main() {
 	b.RegisterController(iaas.IngressControllerLoopName, app.ControllerInitFuncConstructor{
 		InitContext: app.ControllerInitContext{ClientName: "ingress-controller"},
 		Constructor: startIngressController,
+	}, nil)
+	b.RegisterController(iaas.GatewayControllerLoopName, app.ControllerInitFuncConstructor{
+		InitContext: app.ControllerInitContext{ClientName: "gateway-controller"},
+		Constructor: startGatewayController,
 	}, nil)
 	os.Exit(cli.Run(b.BuildCommand()))
 }

@@ -58,6 +58,8 @@ func run(m *testing.M) (code int) {
 		panic(err)
 	}
 	env.kube = framework.StartKube(c, kubeBin, dir)
+	// Before the CCM: its Gateway controller runs only if the API is there at start.
+	framework.InstallGatewayAPI(c, env.kube)
 	env.sim = framework.StartSim(c, filepath.Join(env.bin, "iaas-sim"), dir, framework.SimConfig(2000) /* raised for the route benchmark */)
 	cloudConfig := framework.CloudConfig(env.sim, env.sim.CredentialsFile(c))
 	if d := os.Getenv("KUBE_IAAS_BACKEND_UPDATE_DELAY"); d != "" {
