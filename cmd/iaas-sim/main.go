@@ -32,6 +32,9 @@ func main() {
 }
 
 func run(args []string) error {
+	if len(args) > 0 && args[0] == detachDisksCommand {
+		return runDetachDisks(context.Background(), args[1:])
+	}
 	opts, err := parseFlags(args)
 	if err != nil {
 		return err

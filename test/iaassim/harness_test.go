@@ -70,6 +70,7 @@ type env struct {
 	admin   *httptest.Server
 	backend *static.Backend
 	now     func() time.Time
+	disks   dataplane.Disks // nil: none
 }
 
 func newEnv(t *testing.T, delay time.Duration) *env {
@@ -100,7 +101,7 @@ func (e *env) start() {
 	}
 	d := e.delay
 	e.sim, err = iaassim.New(context.Background(), cfg, iaassim.Options{
-		DataDir: e.dir, TaskDelay: &d, DataPlane: dataplane.DataPlane{Instances: e.backend}, Now: e.now,
+		DataDir: e.dir, TaskDelay: &d, DataPlane: dataplane.DataPlane{Instances: e.backend, Disks: e.disks}, Now: e.now,
 	})
 	if err != nil {
 		e.t.Fatal(err)

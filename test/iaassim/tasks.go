@@ -225,7 +225,7 @@ func (s *Server) taskInstances(ctx context.Context, t *taskRec) bool {
 		s.state.mu.RLock()
 		in := s.state.instances[id]
 		var disks []string
-		if in != nil && t.Action == iaasclient.ActionTerminateInstances {
+		if in != nil && t.Action != iaasclient.ActionStartInstances {
 			for _, d := range s.state.disks {
 				if d.InstanceID == id {
 					disks = append(disks, d.DiskID)
@@ -245,8 +245,10 @@ func (s *Server) taskInstances(ctx context.Context, t *taskRec) bool {
 		case iaasclient.ActionStopInstances:
 			if err = s.dp.Instances.Stop(ctx, in.Key); err == nil {
 				results[id] = iaasclient.InstanceStopped
+				s.powerOff(ctx, id, disks)
 			}
 		case iaasclient.ActionTerminateInstances:
+			s.powerOff(ctx, id, disks)
 			for _, d := range disks {
 				if err = s.dp.Disks.Detach(ctx, d, refOf(in)); err != nil {
 					break
@@ -285,4 +287,15 @@ func (s *Server) taskInstances(ctx context.Context, t *taskRec) bool {
 			}
 		}
 	})
+}
+
+// powerOff lets go of what the stopped instance's kernel had built on its disks. A
+// failure is logged, not the task's: the instance did stop, and a Detach from the
+// stopped instance releases the same again.
+func (s *Server) powerOff(ctx context.Context, instanceID string, disks []string) {
+	for _, d := range disks {
+		if err := s.dp.Disks.PowerOff(ctx, d); err != nil {
+			s.log().Error(err, "Releasing what the stopped instance held on its disk failed", "instance", instanceID, "disk", d)
+		}
+	}
 }

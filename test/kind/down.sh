@@ -56,6 +56,9 @@ if [[ -n $BRIDGE ]]; then
     done
   done
 fi
+# The disks' loop devices, with those a node's kubelet stacked on them (raw block
+# volumes) that outlived the node: the simulator's subcommand finds those by device number.
+if [[ -x $BIN/iaas-sim && -d $STATE/data ]]; then "$BIN/iaas-sim" detach-disks --data-dir "$STATE/data"; fi
 { losetup -a | grep -F "$STATE/" || true; } | cut -d: -f1 | while read -r d; do losetup -d "$d"; done
 rm -rf "$STATE"
 # dockerd only if docker.sh started it, no other cluster's state exists (another up.sh

@@ -24,6 +24,20 @@ timed() {
   UP_TIMINGS+=("$(printf '%-32s %5ss' "$name" $((SECONDS - t0)))")
 }
 
+# Every kind node runs systemd and kubelet, each with its own inotify instances: at the
+# kernel's default of 128 per user a second cluster, or a restarted node, fails with
+# "Too many open files" (kind's known issues ask for 512 and 524288).
+raise_inotify() {
+  local key want cur
+  for key in max_user_instances:512 max_user_watches:524288; do
+    want=${key#*:} key=${key%%:*}
+    cur=$(cat "/proc/sys/fs/inotify/$key")
+    if ((cur < want)); then
+      echo "$want" >"/proc/sys/fs/inotify/$key" && log "fs.inotify.$key $cur -> $want"
+    fi
+  done
+}
+raise_inotify
 timed "docker" "$KIND_SRC_DIR/docker.sh" start
 [[ ${UP_SKIP_BUILD:-0} == 1 ]] || timed "build images (cached)" "$KIND_SRC_DIR/build-all.sh"
 build_ours() {

@@ -105,6 +105,10 @@ type Disks interface {
 	Detach(ctx context.Context, diskID string, inst InstanceRef) error
 	CreateSnapshot(ctx context.Context, diskID, snapshotID string) error
 	DeleteSnapshot(ctx context.Context, snapshotID string) error
+	// PowerOff releases what the kernel of the instance the disk is attached to had
+	// built on the disk, as power-off does on a real machine; the disk stays attached.
+	// Called for each disk of an instance that stopped or is being terminated.
+	PowerOff(ctx context.Context, diskID string) error
 }
 
 // DataPlane bundles the parts; any part may be a Noop.

@@ -23,6 +23,7 @@ func (NoopDisks) Attach(context.Context, string, InstanceRef) error           { 
 func (NoopDisks) Detach(context.Context, string, InstanceRef) error           { return nil }
 func (NoopDisks) CreateSnapshot(context.Context, string, string) error        { return nil }
 func (NoopDisks) DeleteSnapshot(context.Context, string) error                { return nil }
+func (NoopDisks) PowerOff(context.Context, string) error                      { return nil }
 
 // NoopLoadBalancers hands out VIPs from address pools and serves no traffic.
 type NoopLoadBalancers struct {

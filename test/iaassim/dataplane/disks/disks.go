@@ -266,6 +266,13 @@ func (m *Manager) Detach(ctx context.Context, diskID string, inst dataplane.Inst
 			return err
 		}
 	}
+	if dev != "" && where.stopped {
+		// A restart of the simulator between the stop and its PowerOff, or a disk
+		// attached before this was done at stop: the dead machine holds nothing.
+		if err := m.powerOffLocked(ctx, diskID); err != nil {
+			return err
+		}
+	}
 	if dev != "" {
 		if err := busy(dev); err != nil {
 			return iaasclient.Errorf(iaasclient.CodeResourceInUse, "disk %s: %v", diskID, err)
