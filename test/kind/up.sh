@@ -140,6 +140,17 @@ snapshot_crds() {
     crd/volumesnapshotcontents.snapshot.storage.k8s.io crd/volumesnapshotclasses.snapshot.storage.k8s.io >/dev/null
 }
 
+# The Gateway API CRDs (standard channel) from the module cache, at the version go.mod
+# requires: the CCM's Gateway controller looks for them when it starts, so they go in
+# before the CCM; the GatewayClass iaas after them.
+gateway_api_crds() {
+  local dir f
+  dir=$(cd "$REPO_ROOT" && go mod download -json sigs.k8s.io/gateway-api | sed -n 's/^\s*"Dir": "\(.*\)",$/\1/p')/config/crd/standard
+  for f in "$dir"/gateway.networking.k8s.io_*.yaml; do $K apply --server-side -f "$f" >/dev/null; done
+  $K wait --for=condition=Established --timeout=60s crd/gatewayclasses.gateway.networking.k8s.io \
+    crd/gateways.gateway.networking.k8s.io crd/httproutes.gateway.networking.k8s.io >/dev/null
+}
+
 # manifests/overlays/kind with this cluster's endpoint, key, images, pod subnet and
 # name: a kustomization in $STATE on top of it (kustomize wants a relative path).
 render() {
@@ -170,8 +181,10 @@ render() {
 }
 deploy() {
   snapshot_crds
+  gateway_api_crds
   render
   $K apply -f "$STATE/manifests.yaml" >/dev/null
+  $K apply -f "$REPO_ROOT/manifests/gateway-api/gatewayclass.yaml" >/dev/null
 }
 timed "apply manifests" deploy
 
