@@ -1,22 +1,16 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gwclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
-
-	ic "github.com/kube-iaas/kube-iaas/iaasclient"
-	"github.com/kube-iaas/kube-iaas/test/testutil"
 )
 
 const tagGatewayUID = "kube-iaas.io/gateway-uid"
@@ -40,22 +34,7 @@ func TestGateway(t *testing.T) {
 		t.Fatal(err)
 	}
 	ns := e.namespace(t, ctx, "gw")
-	for _, name := range []string{"web", "api"} {
-		if _, err := e.kube.AppsV1().Deployments(ns).Create(ctx, namedDeployment(e.image, name, 2), metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := e.kube.CoreV1().Services(ns).Create(ctx, nodePortService(name), metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cert := testutil.SelfSigned(t, "secure.example.com")
-	crt, key := cert.PEM(t)
-	if _, err := e.kube.CoreV1().Secrets(ns).Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "secure-tls"},
-		Type: corev1.SecretTypeTLS, Data: map[string][]byte{corev1.TLSCertKey: crt, corev1.TLSPrivateKeyKey: key}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	e.waitDeploymentReady(t, ctx, ns, "web", 2)
-	e.waitDeploymentReady(t, ctx, ns, "api", 2)
+	cert := e.l7Backends(t, ctx, ns)
 
 	t0 := time.Now()
 	gw, err := gc.GatewayV1().Gateways(ns).Create(ctx, &gwv1.Gateway{
@@ -109,32 +88,7 @@ func TestGateway(t *testing.T) {
 
 	want := func(port int, useTLS bool, host, path, prefix string) {
 		t.Helper()
-		check := func() error {
-			code, body, peer, err := l7Get(ctx, vip, port, useTLS, host, path)
-			switch {
-			case err != nil:
-				return err
-			case code != http.StatusOK || !strings.HasPrefix(body, prefix+"-"):
-				return fmt.Errorf("%d %q, want 200 from a %s pod", code, body, prefix)
-			case useTLS && !bytes.Equal(peer, cert.DER):
-				return fmt.Errorf("the VIP served another certificate than the Secret's")
-			}
-			return nil
-		}
-		err := poll(ctx, 250*time.Millisecond, 90*time.Second, func(context.Context) (bool, string, error) {
-			if err := check(); err != nil {
-				return false, err.Error(), nil
-			}
-			return true, "", nil
-		})
-		if err != nil {
-			t.Fatalf("%s:%d %s%s: %v", vip, port, host, path, err)
-		}
-		for i := range 10 {
-			if err := check(); err != nil {
-				t.Fatalf("%s:%d %s%s, request %d: %v", vip, port, host, path, i, err)
-			}
-		}
+		wantL7(t, ctx, vip, cert, port, useTLS, host, path, prefix)
 	}
 	want(80, false, "shop.example.com", "/", "web")
 	t.Logf("Gateway created -> VIP %s programmed in %v -> routed HTTP in %v", vip, tIP.Round(time.Millisecond), time.Since(t0).Round(time.Millisecond))
@@ -163,13 +117,7 @@ func TestGateway(t *testing.T) {
 	}
 
 	// The load balancer in the IaaS: ours, one, HTTP and HTTPS, the VIP of the status.
-	lbs, err := e.iaas.DescribeLoadBalancers(ctx, &ic.DescribeLoadBalancersRequest{Tags: map[string]string{tagGatewayUID: string(gw.UID)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(lbs.LoadBalancers) != 1 || lbs.LoadBalancers[0].VIP != vip || lbs.LoadBalancers[0].Tags[tagCluster] != e.clusterID || len(lbs.LoadBalancers[0].Listeners) != 2 {
-		t.Fatalf("load balancers of the Gateway: %+v", lbs.LoadBalancers)
-	}
+	e.wantOneL7LB(t, ctx, tagGatewayUID, string(gw.UID), vip)
 
 	// Backend change: shop.example.com/ moves to the api Service.
 	err = poll(ctx, 200*time.Millisecond, 30*time.Second, func(ctx context.Context) (bool, string, error) {
@@ -195,32 +143,9 @@ func TestGateway(t *testing.T) {
 	if err := gc.GatewayV1().Gateways(ns).Delete(ctx, "shop", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	err = poll(ctx, time.Second, 90*time.Second, func(ctx context.Context) (bool, string, error) {
-		lbs, err := e.iaas.DescribeLoadBalancers(ctx, &ic.DescribeLoadBalancersRequest{Tags: map[string]string{tagGatewayUID: string(gw.UID)}})
-		if err != nil {
-			return false, err.Error(), nil
-		}
-		certs, err := e.iaas.DescribeCertificates(ctx, &ic.DescribeCertificatesRequest{Tags: map[string]string{tagGatewayUID: string(gw.UID)}})
-		if err != nil {
-			return false, err.Error(), nil
-		}
-		if len(lbs.LoadBalancers)+len(certs.Certificates) > 0 {
-			return false, fmt.Sprintf("%d load balancers and %d certificates left", len(lbs.LoadBalancers), len(certs.Certificates)), nil
-		}
-		if _, err := gc.GatewayV1().Gateways(ns).Get(ctx, "shop", metav1.GetOptions{}); err == nil {
-			return false, "Gateway still there", nil
-		}
-		return true, "", nil
+	e.waitL7Gone(t, ctx, tagGatewayUID, string(gw.UID), vip, func(ctx context.Context) bool {
+		_, err := gc.GatewayV1().Gateways(ns).Get(ctx, "shop", metav1.GetOptions{})
+		return err == nil
 	})
-	if err != nil {
-		t.Fatalf("after deleting the Gateway: %v", err)
-	}
-	err = poll(ctx, 250*time.Millisecond, 10*time.Second, func(ctx context.Context) (bool, string, error) {
-		_, _, _, err := l7Get(ctx, vip, 80, false, "shop.example.com", "/")
-		return err != nil, "the VIP still answers", nil
-	})
-	if err != nil {
-		t.Fatalf("after deleting the Gateway: %v", err)
-	}
 	t.Logf("Gateway deleted -> load balancer and certificate gone in %v", time.Since(t1).Round(time.Millisecond))
 }

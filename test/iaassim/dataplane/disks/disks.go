@@ -269,7 +269,7 @@ func (m *Manager) Detach(ctx context.Context, diskID string, inst dataplane.Inst
 	if dev != "" && where.stopped {
 		// A restart of the simulator between the stop and its PowerOff, or a disk
 		// attached before this was done at stop: the dead machine holds nothing.
-		if err := m.powerOffLocked(ctx, diskID); err != nil {
+		if err := releaseFromDisk(ctx, diskID, dev); err != nil {
 			return err
 		}
 	}

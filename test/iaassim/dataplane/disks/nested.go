@@ -106,10 +106,6 @@ func (m *Manager) PowerOff(ctx context.Context, diskID string) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.powerOffLocked(ctx, diskID)
-}
-
-func (m *Manager) powerOffLocked(ctx context.Context, diskID string) error {
 	p := m.DiskPath(diskID)
 	if _, err := os.Stat(p); err != nil {
 		return nil
@@ -118,6 +114,11 @@ func (m *Manager) powerOffLocked(ctx context.Context, diskID string) error {
 	if err != nil || dev == "" {
 		return err
 	}
+	return releaseFromDisk(ctx, diskID, dev)
+}
+
+// releaseFromDisk releases what is stacked on dev, the loop device of diskID.
+func releaseFromDisk(ctx context.Context, diskID, dev string) error {
 	released, err := releaseStacked(ctx, dev, 0)
 	if len(released) > 0 {
 		klog.InfoS("Released loop devices the stopped instance had stacked on its disk", "disk", diskID, "device", dev, "released", released)
