@@ -11,7 +11,7 @@ export KUBE_IAAS_BIN := $(BIN)
 .NOTPARALLEL:
 
 .PHONY: all build unit test lint fuzz demo demo-down demo-netns demo-netns-down bench clean \
-	test-sim test-dataplane test-sanity test-integration test-integration-tencentcloud test-demo-netns test-demo test-e2e test-chaos test-storage-e2e
+	test-sim test-dataplane test-sanity test-integration test-integration-tencentcloud test-demo-netns test-demo test-e2e test-chaos test-storage-e2e test-gateway-conformance
 
 all: build
 
@@ -86,6 +86,12 @@ test-chaos: build
 # test images are built offline and cached (test/storage-e2e/README.md: skips, numbers).
 test-storage-e2e: build
 	test/kind/e2e.sh storage
+
+# The Gateway API conformance suite (sigs.k8s.io/gateway-api/conformance v1.6.3, profile
+# GATEWAY-HTTP) against our Gateway controller on the e2e cluster; conformance.test and
+# the echo-basic image are built offline and cached (test/gateway-conformance/README.md).
+test-gateway-conformance: build
+	test/kind/e2e.sh gateway-conformance
 
 # make demo end to end on its own cluster, then make demo-down; fails if a load
 # balancer of the sample app does not answer.

@@ -7,6 +7,7 @@
 #   test/kind/e2e.sh                      # everything
 #   test/kind/e2e.sh bench                # the benchmarks of test/e2e instead of the tests
 #   test/kind/e2e.sh storage              # the upstream storage suites instead (test/storage-e2e)
+#   test/kind/e2e.sh gateway-conformance  # the Gateway API conformance suite instead (test/gateway-conformance)
 #   E2E_KEEP_CLUSTER=1 test/kind/e2e.sh   # keep the cluster and its simulator (down.sh removes them)
 #   E2E_REUSE=1 test/kind/e2e.sh          # test on a kept cluster instead of a new one
 #   E2E_RUN=TestLoadBalancer test/kind/e2e.sh   # go test -run
@@ -104,6 +105,7 @@ case $MODE in
 test) timed "go test ./test/e2e/..." run_go -timeout "${E2E_TIMEOUT:-25m}" ${E2E_RUN:+-run "$E2E_RUN"} ./... ;;
 bench) timed "go test -bench ./test/e2e/..." run_go -run '^$' -bench "${E2E_BENCH:-.}" -benchtime 1x -timeout "${E2E_TIMEOUT:-60m}" ./... ;;
 storage) timed "storage e2e (test/storage-e2e)" env E2E_ARTIFACTS="$ARTIFACTS" "$REPO_ROOT/test/storage-e2e/run.sh" ;;
+gateway-conformance) timed "gateway conformance (test/gateway-conformance)" env E2E_ARTIFACTS="$ARTIFACTS" "$REPO_ROOT/test/gateway-conformance/run.sh" ;;
 *) log "usage: $0 [test|bench|storage]"; exit 2 ;;
 esac
 # The churn tier after the other tests (they must not run under its faults and kills),
