@@ -31,6 +31,9 @@ func (s *Server) restore(ctx context.Context) error {
 			s.log().Error(err, "Restoring a load balancer failed", "loadBalancer", lb.LoadBalancerID)
 		}
 	}
+	if err := s.dp.LoadBalancers.Restored(ctx); err != nil {
+		s.log().Error(err, "Ending the load balancers' restore failed")
+	}
 	for _, d := range disks {
 		ref, ok := s.instanceRef(d.InstanceID)
 		if !ok {

@@ -144,6 +144,9 @@ func BenchmarkLoadBalancer(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		if err := m.Restored(context.Background()); err != nil { // nothing to restore
+			b.Fatal(err)
+		}
 		b.Cleanup(func() { m.Close(true) })
 		return m
 	}

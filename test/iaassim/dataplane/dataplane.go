@@ -88,6 +88,10 @@ type LoadBalancers interface {
 	Apply(ctx context.Context, spec LoadBalancerSpec) error
 	// Remove stops every listener and releases the VIP.
 	Remove(ctx context.Context, loadBalancerID string) error
+	// Restored is called once at start-up after every stored load balancer was
+	// applied. Until then what a previous run left keeps serving; then whatever no
+	// applied load balancer owns is removed.
+	Restored(ctx context.Context) error
 	// BackendStatus returns health per listener id.
 	BackendStatus(loadBalancerID string) map[string][]iaasclient.BackendStatus
 }

@@ -35,6 +35,7 @@ func (n NoopLoadBalancers) AllocateVIP(t iaasclient.LoadBalancerType, requested 
 }
 func (NoopLoadBalancers) Apply(context.Context, LoadBalancerSpec) error { return nil }
 func (NoopLoadBalancers) Remove(context.Context, string) error          { return nil }
+func (NoopLoadBalancers) Restored(context.Context) error                { return nil }
 func (NoopLoadBalancers) BackendStatus(string) map[string][]iaasclient.BackendStatus {
 	return nil
 }

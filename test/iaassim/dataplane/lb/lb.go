@@ -57,6 +57,10 @@ type Manager struct {
 	lbs    map[string]*loadBalancer
 	syncCh chan struct{}
 	closed bool
+	// restoring holds back nftables rewrites from New until Restored: the table is
+	// rewritten whole from m.lbs, so a rewrite after the first re-applied load balancer
+	// would drop the rules of every one not re-applied yet.
+	restoring bool
 
 	flushMu sync.Mutex
 	flushes []udpFlush // kernel UDP flows to end after the next rule rewrite
@@ -98,8 +102,10 @@ func New(cfg Config) (*Manager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lb: %w", err)
 	}
-	m := &Manager{cfg: cfg, lbs: map[string]*loadBalancer{}, syncCh: make(chan struct{}, 1), releaseFW: release}
-	m.pruneVIPs()
+	// What a previous run left (VIPs on the link, the nftables table) keeps serving
+	// while the control plane restarts, as a cloud's load balancers outlive a restart of
+	// its API; Restored drops what no re-applied load balancer owns.
+	m := &Manager{cfg: cfg, lbs: map[string]*loadBalancer{}, syncCh: make(chan struct{}, 1), releaseFW: release, restoring: true}
 	if cfg.Kernel {
 		if cfg.NftTable == "" {
 			m.cfg.NftTable = "kube_iaas_lb"
@@ -110,12 +116,6 @@ func New(cfg Config) (*Manager, error) {
 		}
 		// DNATed flows are forwarded by the host, in and out of the same bridge.
 		if err := router.EnsureForwarding(cfg.Link); err != nil {
-			release()
-			return nil, err
-		}
-		// Start from an empty table: rules of load balancers deleted while the simulator
-		// was down must not survive; Apply re-adds the others.
-		if err := m.syncNftLocked(); err != nil {
 			release()
 			return nil, err
 		}
@@ -141,10 +141,27 @@ func vipAddr(a netip.Addr) *netlink.Addr {
 	return &netlink.Addr{IPNet: &net.IPNet{IP: a.AsSlice(), Mask: net.CIDRMask(32, 32)}}
 }
 
-// pruneVIPs removes pool addresses left on the link by a previous run: the control
-// plane re-applies every load balancer it still has right after start-up, so a VIP of
-// a load balancer deleted while the simulator was down does not linger.
-func (m *Manager) pruneVIPs() {
+// Restored ends start-up: the control plane has re-applied every load balancer it
+// still has, so pool addresses on the link that none of them holds (a load balancer
+// deleted while the simulator was down) are removed, and the kernel rules are rewritten
+// for exactly the applied ones.
+func (m *Manager) Restored(ctx context.Context) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return errors.New("lb: the load balancer data plane is closed")
+	}
+	m.restoring = false
+	m.pruneVIPsLocked()
+	return m.syncNftLocked()
+}
+
+// pruneVIPsLocked removes pool addresses on the link that no load balancer holds.
+func (m *Manager) pruneVIPsLocked() {
+	held := map[netip.Addr]bool{}
+	for _, lb := range m.lbs {
+		held[lb.vip] = true
+	}
 	link, err := netlink.LinkByName(m.cfg.Link)
 	if err != nil {
 		return
@@ -155,11 +172,11 @@ func (m *Manager) pruneVIPs() {
 	}
 	for _, a := range addrs {
 		ip, ok := netip.AddrFromSlice(a.IP.To4())
-		if ones, _ := a.Mask.Size(); !ok || ones != 32 || !m.inPool(ip) {
+		if ones, _ := a.Mask.Size(); !ok || ones != 32 || !m.inPool(ip) || held[ip] {
 			continue
 		}
 		if err := netlink.AddrDel(link, &a); err == nil {
-			klog.InfoS("Removed a VIP left from a previous run", "vip", ip, "link", m.cfg.Link)
+			klog.InfoS("Removed a VIP no load balancer holds", "vip", ip, "link", m.cfg.Link)
 		}
 	}
 }

@@ -35,6 +35,9 @@ func newManager(t *testing.T, bridge string, internal, public string, kernel boo
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := m.Restored(context.Background()); err != nil { // nothing to restore
+		t.Fatal(err)
+	}
 	t.Cleanup(func() {
 		if err := m.Close(true); err != nil {
 			t.Errorf("cleanup: %v", err)

@@ -144,7 +144,7 @@ func (l *listener) nftRule(vip netip.Addr) string {
 
 // syncNftLocked programs the table; m.mu is held.
 func (m *Manager) syncNftLocked() error {
-	if !m.cfg.Kernel {
+	if !m.cfg.Kernel || m.restoring {
 		return nil
 	}
 	return nft(m.renderNft())
