@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
 var (
@@ -23,8 +24,14 @@ var (
 	volumeSnapshotContents = schema.GroupVersionResource{Group: "snapshot.storage.k8s.io", Version: "v1", Resource: "volumesnapshotcontents"}
 )
 
-// writerScript writes 4 MiB of random data once (fsync'd) and its checksum next to it,
-// then idles; the pod is Ready once the checksum exists.
+// readyScript waits for the checksum file, then serves the readiness probe's port: a
+// TCP probe is a connect from the kubelet, where an exec probe every second per pod
+// would be a runc exec each (dozens per second on the churn's 2-core machine).
+const readyScript = `until [ -s /data/sum ]; do sleep 1; done
+exec socat TCP-LISTEN:9000,fork,reuseaddr SYSTEM:true`
+
+// writerScript writes 4 MiB of random data once (fsync'd) and its checksum next to it;
+// the pod is Ready once the checksum exists.
 const writerScript = `set -e
 if [ ! -s /data/sum ]; then
   dd if=/dev/urandom of=/data/payload bs=1M count=4 conv=fsync status=none
@@ -33,7 +40,7 @@ if [ ! -s /data/sum ]; then
   mv /data/sum.tmp /data/sum
   sync /data
 fi
-exec sleep infinity`
+` + readyScript
 
 // checkScript prints the stored and the recomputed checksum.
 const checkScript = `cat /data/sum; sha256sum /data/payload | cut -d' ' -f1`
@@ -95,7 +102,7 @@ func dataPod(name, image, claim, script string) *corev1.Pod {
 				Command:      []string{"bash", "-c", script},
 				VolumeMounts: []corev1.VolumeMount{{Name: "vol", MountPath: "/data"}},
 				ReadinessProbe: &corev1.Probe{
-					ProbeHandler:  corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"test", "-s", "/data/sum"}}},
+					ProbeHandler:  corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt32(9000)}},
 					PeriodSeconds: 1,
 				},
 			}},
@@ -236,7 +243,7 @@ func (e *env) pvcLifecycle(ctx context.Context, ns, class string, j int, r *resu
 	if _, err := pvcs.Create(ctx, pvc(restored, class, "2Gi", src), metav1.CreateOptions{}); err != nil {
 		return err
 	}
-	if _, err := pods.Create(ctx, dataPod(reader, e.image, restored, "exec sleep infinity"), metav1.CreateOptions{}); err != nil {
+	if _, err := pods.Create(ctx, dataPod(reader, e.image, restored, readyScript), metav1.CreateOptions{}); err != nil {
 		return err
 	}
 	if _, err := e.waitPodReady(ctx, ns, reader, 6*time.Minute); err != nil {
