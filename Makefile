@@ -69,21 +69,24 @@ test-integration-tencentcloud: build
 # running (test/kind/docker.sh); the first run builds Kubernetes and every image offline
 # into $${KUBE_IAAS_CACHE:-~/.cache/kube-iaas} (about 30 min cold), later runs reuse it.
 
-# kind end to end: cluster, simulator, manifests, the tests of test/e2e; cleans up.
+# kind end to end on one cluster: the tests of test/e2e, then the quick set of the
+# upstream storage suites (test/storage-e2e/quick.txt, one spec per capability of the
+# CSI driver), then the churn tier in short mode (test/e2e/chaos), then the teardown
+# check again; cleans up. The full storage set and the long churn: make bench.
 test-e2e: build
-	test/kind/e2e.sh
+	E2E_STORAGE=quick E2E_CHAOS=short test/kind/e2e.sh
 
-# The churn tier alone (test/e2e/chaos, issue 10) on a new kind cluster: Service and PVC
-# lifecycles under 20 % IaaS faults while the CCM, the CSI controller, a CSI node plugin
-# and the simulator are killed with -9; then no leak, no double attach, no checksum
-# mismatch; prints a CHAOS SUMMARY line. About 23 min plus the cluster on a loaded
-# 2-core machine, so not part of `make test` (its budget); run it on its own.
+# The churn tier alone (test/e2e/chaos, issue 10) on a new kind cluster: 60 Service and
+# 24 PVC lifecycles under 20 % IaaS faults while the CCM, the CSI controller, a CSI node
+# plugin and the simulator are killed with -9; then no leak, no double attach, no
+# checksum mismatch; prints a CHAOS SUMMARY line. make test runs it within test-e2e.
 test-chaos: build
 	E2E_RUN='^$$' E2E_CHAOS=short test/kind/e2e.sh
 
 # The upstream Kubernetes storage suites ("External Storage", k8s.io/kubernetes v1.37.2
-# test/e2e/storage) against our CSI driver on the e2e cluster; e2e.test, ginkgo and the
-# test images are built offline and cached (test/storage-e2e/README.md: skips, numbers).
+# test/e2e/storage) against our CSI driver on a new e2e cluster, every spec but the
+# skips (test/storage-e2e/README.md: skips, numbers); make test runs the quick set
+# within test-e2e. e2e.test, ginkgo and the test images are built offline and cached.
 test-storage-e2e: build
 	test/kind/e2e.sh storage
 
@@ -121,7 +124,7 @@ bench: build
 	./hack/install-deps.sh bench
 	test/integration/hack/build-kube.sh >/dev/null
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./test/bench/... ./cloudprovider
-	E2E_CHAOS=long test/kind/e2e.sh bench
+	E2E_STORAGE=full E2E_CHAOS=long test/kind/e2e.sh bench
 	cd test/integration && $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 40m ./
 
 clean:

@@ -12,9 +12,13 @@
 #   E2E_REUSE=1 test/kind/e2e.sh          # test on a kept cluster instead of a new one
 #   E2E_RUN=TestLoadBalancer test/kind/e2e.sh   # go test -run
 #   UP_SKIP_BUILD=1 test/kind/e2e.sh      # no build-all.sh; the images must exist
+#   E2E_STORAGE=quick test/kind/e2e.sh    # then the upstream storage suites on the same
+#                                         # cluster (test/storage-e2e/quick.txt; full: all)
 #   E2E_CHAOS=short test/kind/e2e.sh      # then the churn tier (test/e2e/chaos) on the same
-#                                         # cluster, then TestZZTeardown again; long: make bench
+#                                         # cluster; long: make bench
 #   E2E_RUN='^$' E2E_CHAOS=short test/kind/e2e.sh   # the churn tier alone (make test-chaos)
+# After either, TestZZTeardown runs once more: they must leave nothing in the IaaS either.
+# make test runs E2E_STORAGE=quick E2E_CHAOS=short: one cluster for the three tiers.
 #
 # Logs of every component go to $E2E_ARTIFACTS (default /var/tmp/kube-iaas-e2e-<time>)
 # when a step or a test fails.
@@ -24,6 +28,8 @@ export KIND_CLUSTER=${E2E_CLUSTER:-kube-iaas-e2e}
 source "$KIND_SRC_DIR/images.env"
 source "$KIND_SRC_DIR/profile.sh"
 MODE=${1:-test}
+[[ ${E2E_STORAGE:-} =~ ^(quick|full)?$ ]] || { log "E2E_STORAGE must be quick or full, not $E2E_STORAGE"; exit 2; }
+[[ ${E2E_CHAOS:-} =~ ^(short|long)?$ ]] || { log "E2E_CHAOS must be short or long, not $E2E_CHAOS"; exit 2; }
 ARTIFACTS=${E2E_ARTIFACTS:-/var/tmp/kube-iaas-e2e-$(date -u +%Y%m%dT%H%M%S)}
 T_ALL=$SECONDS
 TIMINGS=()
@@ -106,15 +112,19 @@ test) timed "go test ./test/e2e/..." run_go -timeout "${E2E_TIMEOUT:-25m}" ${E2E
 bench) timed "go test -bench ./test/e2e/..." run_go -run '^$' -bench "${E2E_BENCH:-.}" -benchtime 1x -timeout "${E2E_TIMEOUT:-60m}" ./... ;;
 storage) timed "storage e2e (test/storage-e2e)" env E2E_ARTIFACTS="$ARTIFACTS" "$REPO_ROOT/test/storage-e2e/run.sh" ;;
 gateway-conformance) timed "gateway conformance (test/gateway-conformance)" env E2E_ARTIFACTS="$ARTIFACTS" "$REPO_ROOT/test/gateway-conformance/run.sh" ;;
-*) log "usage: $0 [test|bench|storage]"; exit 2 ;;
+*) log "usage: $0 [test|bench|storage|gateway-conformance]"; exit 2 ;;
 esac
-# The churn tier after the other tests (they must not run under its faults and kills),
-# then the teardown check once more: the churn must leave nothing in the IaaS either.
-case ${E2E_CHAOS:-} in
-"") ;;
-short | long)
+AFTER=()
+if [[ -n ${E2E_STORAGE:-} ]]; then
+  timed "storage e2e ($E2E_STORAGE, test/storage-e2e)" env E2E_ARTIFACTS="$ARTIFACTS/storage-e2e" \
+    STORAGE_E2E_SET="$E2E_STORAGE" "$REPO_ROOT/test/storage-e2e/run.sh"
+  AFTER+=(storage)
+fi
+# The churn tier last: nothing else may run under its faults and kills.
+if [[ -n ${E2E_CHAOS:-} ]]; then
   timed "go test ./test/e2e/chaos ($E2E_CHAOS)" run_chaos
-  timed "teardown check after the chaos" run_go -timeout 10m -run '^TestZZTeardown$' .
-  ;;
-*) log "E2E_CHAOS must be short or long, not $E2E_CHAOS"; exit 2 ;;
-esac
+  AFTER+=(chaos)
+fi
+if ((${#AFTER[@]})); then
+  timed "teardown check after ${AFTER[*]}" run_go -timeout 10m -run '^TestZZTeardown$' .
+fi
