@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	v1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
@@ -16,7 +17,7 @@ type backendFaultKind int
 
 const (
 	faultServiceNotFound backendFaultKind = iota
-	faultNotNodePort
+	faultUnsupportedType
 	faultPortNotFound
 )
 
@@ -27,22 +28,46 @@ type backendFault struct {
 	msg  string
 }
 
-// resolveNodePort finds the NodePort behind port ref of Service ns/name: the IaaS load
-// balancer reaches Services through NodePorts on the nodes (the first layer of the two).
-func resolveNodePort(ns, name string, ref networkingv1.ServiceBackendPort, services serviceGetter) (int32, *backendFault) {
-	bad := func(k backendFaultKind, format string, args ...any) (int32, *backendFault) {
-		return 0, &backendFault{k, fmt.Sprintf(format, args...)}
+// serviceGetter reads a Service of one namespace (a lister in the controllers).
+type serviceGetter func(name string) (*v1.Service, error)
+
+// sliceGetter lists the EndpointSlices of a Service of one namespace, by Service name.
+type sliceGetter func(service string) ([]*discoveryv1.EndpointSlice, error)
+
+// backendSource is what the L7 backends of one namespace are resolved from.
+type backendSource struct {
+	services serviceGetter
+	slices   sliceGetter // nil: no EndpointSlices (every direct-to-pod group is empty)
+}
+
+// resolvedBackends is the backend group of one Service port. note, when set, says why
+// a group that resolved is nevertheless empty or cut short; it is a warning, not a
+// refusal: the rule stays and answers 503 until endpoints are ready.
+type resolvedBackends struct {
+	backends []ic.Backend
+	note     string
+}
+
+// resolveBackends finds the backend group behind port ref of Service ns/name. Services
+// with a NodePort are reached through it on the nodes (the two-layer path, as for the
+// L4 load balancers). Services without one (ClusterIP, headless, LoadBalancer with
+// allocateLoadBalancerNodePorts false) are reached directly at their ready pods: the pod
+// network is flat (every node's pod CIDR is a VPC route), so the IaaS load balancer
+// can dial pod IPs, as AWS's target-type ip or TKE's direct access to pods do.
+func resolveBackends(ns, name string, ref networkingv1.ServiceBackendPort, src backendSource, nodes []nodeIP) (resolvedBackends, *backendFault) {
+	bad := func(k backendFaultKind, format string, args ...any) (resolvedBackends, *backendFault) {
+		return resolvedBackends{}, &backendFault{k, fmt.Sprintf(format, args...)}
 	}
-	svc, err := services(name)
+	svc, err := src.services(name)
 	if apierrors.IsNotFound(err) || (err == nil && svc == nil) {
 		return bad(faultServiceNotFound, "Service %s/%s not found", ns, name)
 	}
 	if err != nil {
 		return bad(faultServiceNotFound, "Service %s/%s: %v", ns, name, err)
 	}
-	if svc.Spec.Type != v1.ServiceTypeNodePort && svc.Spec.Type != v1.ServiceTypeLoadBalancer {
-		return bad(faultNotNodePort, "Service %s/%s is of type %s; the IaaS load balancer reaches Services through NodePorts (type NodePort or LoadBalancer)",
-			svc.Namespace, svc.Name, svc.Spec.Type)
+	if svc.Spec.Type == v1.ServiceTypeExternalName {
+		return bad(faultUnsupportedType, "Service %s/%s is of type ExternalName; the IaaS load balancer reaches only Services with endpoints in the cluster (ClusterIP, NodePort, LoadBalancer)",
+			svc.Namespace, svc.Name)
 	}
 	port := servicePort(svc, ref)
 	if port == nil {
@@ -51,10 +76,16 @@ func resolveNodePort(ns, name string, ref networkingv1.ServiceBackendPort, servi
 	if port.Protocol != v1.ProtocolTCP && port.Protocol != "" {
 		return bad(faultPortNotFound, "port %s of Service %s/%s is %s, not TCP", backendPortName(ref), svc.Namespace, svc.Name, port.Protocol)
 	}
-	if port.NodePort == 0 {
-		return bad(faultNotNodePort, "port %s of Service %s/%s has no NodePort (allocateLoadBalancerNodePorts is false)", backendPortName(ref), svc.Namespace, svc.Name)
+	if port.NodePort != 0 {
+		return resolvedBackends{backends: nodePortBackends(port.NodePort, nodes)}, nil
 	}
-	return port.NodePort, nil
+	var slices []*discoveryv1.EndpointSlice
+	if src.slices != nil {
+		if slices, err = src.slices(svc.Name); err != nil {
+			return bad(faultServiceNotFound, "EndpointSlices of Service %s/%s: %v", svc.Namespace, svc.Name, err)
+		}
+	}
+	return podBackends(svc, port, slices), nil
 }
 
 // nodePortBackends is the backend group of one NodePort: every eligible node, equal weight.

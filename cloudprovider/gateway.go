@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
+	discoverylisters "k8s.io/client-go/listers/discovery/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
@@ -38,9 +39,10 @@ const GatewayFinalizer = "kube-iaas.io/gateway-cleanup"
 // GatewayController gives every Gateway of a GatewayClass with controllerName
 // kube-iaas.io/gateway one IaaS L7 load balancer, with one IaaS listener per
 // (protocol, port) of its HTTP and HTTPS listeners, whose host/path rules come from the
-// HTTPRoutes attached to it and send requests to the NodePorts of their Services. It
-// shares the L7 pieces of the Ingress controller: the LB store and listener diff, the
-// NodePort resolution and node set, and the certificates uploaded from TLS Secrets.
+// HTTPRoutes attached to it and send requests to the NodePorts of their Services, or
+// to the ready pods of Services without NodePorts (ClusterIP). It shares the L7 pieces
+// of the Ingress controller: the LB store and listener diff, the backend resolution
+// and node set, and the certificates uploaded from TLS Secrets.
 type GatewayController struct {
 	kube     kubernetes.Interface
 	gw       gwclient.Interface
@@ -51,6 +53,7 @@ type GatewayController struct {
 	gateways gwlisters.GatewayLister
 	routes   gwlisters.HTTPRouteLister
 	services corelisters.ServiceLister
+	slices   discoverylisters.EndpointSliceLister
 	nodes    corelisters.NodeLister
 	nsl      corelisters.NamespaceLister
 	synced   []cache.InformerSynced
@@ -78,6 +81,7 @@ func (c *Cloud) NewGatewayController(kube kubernetes.Interface, gw gwclient.Inte
 	gws := gf.Gateway().V1().Gateways()
 	rts := gf.Gateway().V1().HTTPRoutes()
 	svc := f.Core().V1().Services()
+	eps := f.Discovery().V1().EndpointSlices()
 	sec := f.Core().V1().Secrets()
 	nodes := f.Core().V1().Nodes()
 	nss := f.Core().V1().Namespaces()
@@ -94,10 +98,11 @@ func (c *Cloud) NewGatewayController(kube kubernetes.Interface, gw gwclient.Inte
 		gateways: gws.Lister(),
 		routes:   rts.Lister(),
 		services: svc.Lister(),
+		slices:   eps.Lister(),
 		nodes:    nodes.Lister(),
 		nsl:      nss.Lister(),
 		synced: []cache.InformerSynced{cls.Informer().HasSynced, gws.Informer().HasSynced, rts.Informer().HasSynced,
-			svc.Informer().HasSynced, sec.Informer().HasSynced, nodes.Informer().HasSynced, nss.Informer().HasSynced},
+			svc.Informer().HasSynced, eps.Informer().HasSynced, sec.Informer().HasSynced, nodes.Informer().HasSynced, nss.Informer().HasSynced},
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
 			workqueue.NewTypedMaxOfRateLimiter(
 				workqueue.NewTypedItemExponentialFailureRateLimiter[string](time.Second, 5*time.Minute),
@@ -110,6 +115,7 @@ func (c *Cloud) NewGatewayController(kube kubernetes.Interface, gw gwclient.Inte
 		warned:  map[string][]string{},
 	}
 	g.watch(cls.Informer(), gws.Informer(), rts.Informer(), svc.Informer(), sec.Informer(), nodes.Informer(), nss.Informer())
+	watchEndpointSlices(eps.Informer(), func(ns, name string) { g.enqueueServiceRoutes(ns, name, endpointsSettle) })
 	// The orphan sweeper learns the Gateway UIDs from here: without this controller it
 	// leaves Gateway LBs alone.
 	c.gatewayOwners.Store(&gatewayOwnerSource{list: g.gateways, synced: gws.Informer().HasSynced})
@@ -118,6 +124,20 @@ func (c *Cloud) NewGatewayController(kube kubernetes.Interface, gw gwclient.Inte
 
 func (c *GatewayController) enqueueGateway(ns, name string) {
 	c.queue.Add(gatewayKeyPrefix + ns + "/" + name)
+}
+
+// enqueueServiceRoutes queues, after d, the Gateways of the routes in ns that send to
+// Service name (a burst of changes within d makes one sync).
+func (c *GatewayController) enqueueServiceRoutes(ns, name string, d time.Duration) {
+	list, err := c.routes.HTTPRoutes(ns).List(labels.Everything())
+	if err != nil {
+		return
+	}
+	for _, r := range list {
+		if routeReferencesService(r, name) {
+			c.forParents(r, func(gns, gname string) { c.queue.AddAfter(gatewayKeyPrefix+gns+"/"+gname, d) })
+		}
+	}
 }
 
 // enqueueGateways queues every Gateway for which match is true (all for nil).
@@ -136,6 +156,11 @@ func (c *GatewayController) enqueueGateways(match func(*gwv1.Gateway) bool) {
 // enqueueParents queues the Gateways a route names, in its spec and in its status (a
 // Gateway the route left must drop its rules and its status entry).
 func (c *GatewayController) enqueueParents(r *gwv1.HTTPRoute) {
+	c.forParents(r, c.enqueueGateway)
+}
+
+// forParents calls f with each Gateway a route names, in its spec and in its status.
+func (c *GatewayController) forParents(r *gwv1.HTTPRoute, f func(ns, name string)) {
 	for _, ref := range r.Spec.ParentRefs {
 		if ref.Group != nil && *ref.Group != gatewayGroup || ref.Kind != nil && *ref.Kind != "Gateway" {
 			continue
@@ -144,7 +169,7 @@ func (c *GatewayController) enqueueParents(r *gwv1.HTTPRoute) {
 		if ref.Namespace != nil {
 			ns = string(*ref.Namespace)
 		}
-		c.enqueueGateway(ns, string(ref.Name))
+		f(ns, string(ref.Name))
 	}
 	for _, p := range r.Status.Parents {
 		if p.ControllerName != GatewayControllerName {
@@ -154,7 +179,7 @@ func (c *GatewayController) enqueueParents(r *gwv1.HTTPRoute) {
 		if p.ParentRef.Namespace != nil {
 			ns = string(*p.ParentRef.Namespace)
 		}
-		c.enqueueGateway(ns, string(p.ParentRef.Name))
+		f(ns, string(p.ParentRef.Name))
 	}
 }
 
@@ -194,18 +219,8 @@ func (c *GatewayController) watch(cls, gws, rts, svc, sec, nodes, nss cache.Shar
 		DeleteFunc: onRoute,
 	})
 	onService := func(obj any) {
-		s, ok := unwrap[*v1.Service](obj)
-		if !ok {
-			return
-		}
-		list, err := c.routes.HTTPRoutes(s.Namespace).List(labels.Everything())
-		if err != nil {
-			return
-		}
-		for _, r := range list {
-			if routeReferencesService(r, s.Name) {
-				c.enqueueParents(r)
-			}
+		if s, ok := unwrap[*v1.Service](obj); ok {
+			c.enqueueServiceRoutes(s.Namespace, s.Name, 0)
 		}
 	}
 	_, _ = svc.AddEventHandler(cache.ResourceEventHandlerFuncs{

@@ -60,7 +60,7 @@ func testRoute(name, gw string, hosts []string, rules ...gwv1.HTTPRouteRule) *gw
 
 func planFor(gw *gwv1.Gateway, svcs []*v1.Service, nodes []nodeIP, routes ...*gwv1.HTTPRoute) *gatewayPlan {
 	p := planGatewayListeners(gw, func(*gwv1.RouteNamespaces) (func(string) bool, error) { return nil, errNoSelector })
-	p.attachRoutes(gw, routes, func(string) serviceGetter { return services(svcs...) }, nodes)
+	p.attachRoutes(gw, routes, func(string) backendSource { return services(svcs...) }, nodes)
 	return p
 }
 
@@ -208,7 +208,7 @@ func TestPlanGatewayRoutesMapsToNodePorts(t *testing.T) {
 		"regex":   {"UnsupportedValue", "ResolvedRefs"},
 		"kind":    {"Accepted", "InvalidKind"},
 		"missing": {"Accepted", "BackendNotFound"},
-		"notnp":   {"Accepted", "BackendNotNodePort"},
+		"notnp":   {"Accepted", "ResolvedRefs"}, // no endpoints yet: resolved, answers 503
 		"cross":   {"Accepted", "RefNotPermitted"},
 		"section": {"NoMatchingParent", "ResolvedRefs"},
 		"otherns": {"NotAllowedByListeners", "ResolvedRefs"},
@@ -223,7 +223,7 @@ func TestPlanGatewayRoutesMapsToNodePorts(t *testing.T) {
 		t.Error("a route of another Gateway got a status from this one")
 	}
 	for _, want := range []string{"header matches are not supported", "filters are not supported", "traffic splitting by weight is not supported",
-		"path type RegularExpression is not supported", "backend kind Bucket is not supported", "Service default/nope not found", "is of type ClusterIP",
+		"path type RegularExpression is not supported", "backend kind Bucket is not supported", "Service default/nope not found", "Service default/ci port 80 has no ready endpoints",
 		"ReferenceGrant is not supported", "no listener hostname matches"} {
 		found := false
 		for _, probs := range p.routeProb {

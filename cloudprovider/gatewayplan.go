@@ -21,7 +21,10 @@ const (
 	ReasonRouteUnsupported     = "HTTPRouteUnsupported"
 	ReasonRouteBackend         = "HTTPRouteBackendInvalid"
 	ReasonRouteNotAttached     = "HTTPRouteNotAttached"
-	routeReasonBackendNotNodes = "BackendNotNodePort" // implementation-specific ResolvedRefs reason
+	ReasonRouteNoEndpoints     = "HTTPRouteBackendNoEndpoints"
+	// Implementation-specific ResolvedRefs reason: an ExternalName Service has no
+	// endpoints the IaaS load balancer could reach.
+	routeReasonUnsupportedSvc = "UnsupportedServiceType"
 )
 
 var (
@@ -363,38 +366,43 @@ func unsupportedRoute(r *gwv1.HTTPRoute) []string {
 }
 
 // routeRuleBackends resolves the backendRef of one rule (unsupportedRoute made sure there is
-// at most one) to node:NodePort pairs. An empty, non-nil result makes the IaaS answer
-// 503 for the rule's requests: a broken backend never lets them fall through to
-// another rule's Service. The cond is the route's ResolvedRefs for this rule.
-func routeRuleBackends(r *gwv1.HTTPRoute, rule *gwv1.HTTPRouteRule, where string, services func(ns string) serviceGetter, nodes []nodeIP) ([]ic.Backend, cond) {
+// at most one) to node:NodePort or pod:targetPort pairs. An empty, non-nil result makes
+// the IaaS answer 503 for the rule's requests: a broken backend never lets them fall
+// through to another rule's Service. The cond is the route's ResolvedRefs for this
+// rule; note is a warning that leaves it resolved (no ready endpoints yet).
+func routeRuleBackends(r *gwv1.HTTPRoute, rule *gwv1.HTTPRouteRule, where string, services func(ns string) backendSource, nodes []nodeIP) ([]ic.Backend, cond, string) {
 	ok := okCond(string(gwv1.RouteReasonResolvedRefs))
 	if len(rule.BackendRefs) == 0 {
-		return []ic.Backend{}, ok
+		return []ic.Backend{}, ok, ""
 	}
 	b := rule.BackendRefs[0]
 	if (b.Group != nil && *b.Group != "") || (b.Kind != nil && *b.Kind != "Service") {
-		return []ic.Backend{}, failCond(string(gwv1.RouteReasonInvalidKind), "%s: backend kind %s is not supported (a core Service is)", where, groupKind(b.Group, b.Kind))
+		return []ic.Backend{}, failCond(string(gwv1.RouteReasonInvalidKind), "%s: backend kind %s is not supported (a core Service is)", where, groupKind(b.Group, b.Kind)), ""
 	}
 	ns := r.Namespace
 	if b.Namespace != nil && string(*b.Namespace) != r.Namespace {
 		return []ic.Backend{}, failCond(string(gwv1.RouteReasonRefNotPermitted),
-			"%s: Service %s/%s is in another namespace: ReferenceGrant is not supported", where, *b.Namespace, b.Name)
+			"%s: Service %s/%s is in another namespace: ReferenceGrant is not supported", where, *b.Namespace, b.Name), ""
 	}
 	if b.Port == nil {
-		return []ic.Backend{}, failCond(string(gwv1.RouteReasonBackendNotFound), "%s: a Service backendRef needs a port", where)
+		return []ic.Backend{}, failCond(string(gwv1.RouteReasonBackendNotFound), "%s: a Service backendRef needs a port", where), ""
 	}
-	port, fault := resolveNodePort(ns, string(b.Name), networkingv1.ServiceBackendPort{Number: *b.Port}, services(ns))
+	res, fault := resolveBackends(ns, string(b.Name), networkingv1.ServiceBackendPort{Number: *b.Port}, services(ns), nodes)
 	if fault != nil {
 		reason := string(gwv1.RouteReasonBackendNotFound)
-		if fault.kind == faultNotNodePort {
-			reason = routeReasonBackendNotNodes
+		if fault.kind == faultUnsupportedType {
+			reason = routeReasonUnsupportedSvc
 		}
-		return []ic.Backend{}, failCond(reason, "%s: %s", where, fault.msg)
+		return []ic.Backend{}, failCond(reason, "%s: %s", where, fault.msg), ""
 	}
 	if b.Weight != nil && *b.Weight == 0 {
-		return []ic.Backend{}, ok // weight 0: no traffic to it
+		return []ic.Backend{}, ok, "" // weight 0: no traffic to it
 	}
-	return nodePortBackends(port, nodes), ok
+	note := ""
+	if res.note != "" {
+		note = where + ": " + res.note
+	}
+	return res.backends, ok, note
 }
 
 func groupKind(g *gwv1.Group, k *gwv1.Kind) string {
@@ -415,7 +423,7 @@ func groupKind(g *gwv1.Group, k *gwv1.Kind) string {
 // attaches to and with what status, and adds the rules of the attached ones to their
 // IaaS listeners. Routes go oldest first, so on a conflict (same host and path) the
 // oldest route wins, as the Gateway API asks.
-func (p *gatewayPlan) attachRoutes(gw *gwv1.Gateway, routes []*gwv1.HTTPRoute, services func(ns string) serviceGetter, nodes []nodeIP) {
+func (p *gatewayPlan) attachRoutes(gw *gwv1.Gateway, routes []*gwv1.HTTPRoute, services func(ns string) backendSource, nodes []nodeIP) {
 	sort.SliceStable(routes, func(i, j int) bool {
 		a, b := routes[i], routes[j]
 		if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
@@ -436,20 +444,31 @@ func (p *gatewayPlan) attachRoutes(gw *gwv1.Gateway, routes []*gwv1.HTTPRoute, s
 				rp.accepted = failCond(string(gwv1.RouteReasonUnsupportedValue), "%s", strings.Join(unsupported, "; "))
 			}
 			rp.resolved = okCond(string(gwv1.RouteReasonResolvedRefs))
-			var faults []string
+			var faults, notes []string
 			for i := range r.Spec.Rules {
 				rule := &r.Spec.Rules[i]
-				_, c := routeRuleBackends(r, rule, fmt.Sprintf("rules[%d]", i), services, nil)
+				_, c, note := routeRuleBackends(r, rule, fmt.Sprintf("rules[%d]", i), services, nil)
 				if !c.ok {
 					if rp.resolved.ok {
 						rp.resolved.ok, rp.resolved.reason = false, c.reason
 					}
 					faults = append(faults, c.msg)
 				}
+				if note != "" {
+					notes = append(notes, note)
+				}
 			}
 			if !rp.resolved.ok {
 				rp.resolved.msg = strings.Join(faults, "; ")
 				p.routeProb[key] = append(p.routeProb[key], problem{ReasonRouteBackend, rp.resolved.msg})
+			}
+			if len(notes) > 0 {
+				// Resolved all the same: the Service exists and its pods may become
+				// ready at any time; the message and the Event say why it answers 503.
+				if rp.resolved.ok {
+					rp.resolved.msg = strings.Join(notes, "; ")
+				}
+				p.routeProb[key] = append(p.routeProb[key], problem{ReasonRouteNoEndpoints, strings.Join(notes, "; ")})
 			}
 			if !rp.accepted.ok {
 				reason := ReasonRouteNotAttached
@@ -505,7 +524,7 @@ func (p *gatewayPlan) listenersFor(gw *gwv1.Gateway, r *gwv1.HTTPRoute, ref gwv1
 
 // addRules adds route r's rules, on listener l, to l's IaaS listener: one L7 rule per
 // hostname and path match.
-func (p *gatewayPlan) addRules(r *gwv1.HTTPRoute, l *gwListener, services func(ns string) serviceGetter, nodes []nodeIP) {
+func (p *gatewayPlan) addRules(r *gwv1.HTTPRoute, l *gwListener, services func(ns string) backendSource, nodes []nodeIP) {
 	var g *gwGroup
 	for _, c := range p.groups {
 		for _, m := range c.listeners {
@@ -525,7 +544,7 @@ func (p *gatewayPlan) addRules(r *gwv1.HTTPRoute, l *gwListener, services func(n
 		}
 		for i := range r.Spec.Rules {
 			rule := &r.Spec.Rules[i]
-			backends, _ := routeRuleBackends(r, rule, "", services, nodes)
+			backends, _, _ := routeRuleBackends(r, rule, "", services, nodes)
 			matches := rule.Matches
 			if len(matches) == 0 {
 				matches = []gwv1.HTTPRouteMatch{{}}

@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
+	discoverylisters "k8s.io/client-go/listers/discovery/v1"
 	networkinglisters "k8s.io/client-go/listers/networking/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
@@ -31,7 +32,8 @@ const IngressFinalizer = "kube-iaas.io/ingress-cleanup"
 // IngressController gives every Ingress of an IngressClass with controller
 // kube-iaas.io/ingress one IaaS L7 load balancer: HTTP on 80 and, with a TLS Secret,
 // HTTPS on 443, whose host/path rules send requests to the NodePorts of the referenced
-// Services on the nodes the L4 load balancers use (lbnodes.go). The VIP goes to
+// Services on the nodes the L4 load balancers use (lbnodes.go), or, for Services
+// without NodePorts (ClusterIP), straight to their ready pods. The VIP goes to
 // status.loadBalancer; a finalizer deletes the LB and its certificates.
 type IngressController struct {
 	kube      kubernetes.Interface
@@ -41,6 +43,7 @@ type IngressController struct {
 	events    *eventer
 	ingresses networkinglisters.IngressLister
 	services  corelisters.ServiceLister
+	slices    discoverylisters.EndpointSliceLister
 	nodes     corelisters.NodeLister
 	synced    []cache.InformerSynced
 	queue     workqueue.TypedRateLimitingInterface[string]
@@ -55,6 +58,7 @@ func (c *Cloud) NewIngressController(kube kubernetes.Interface, f informers.Shar
 	ing := f.Networking().V1().Ingresses()
 	cls := f.Networking().V1().IngressClasses()
 	svc := f.Core().V1().Services()
+	eps := f.Discovery().V1().EndpointSlices()
 	sec := f.Core().V1().Secrets()
 	nodes := f.Core().V1().Nodes()
 	store := newOwnedLBs(c.api, c.cfg.ClusterID, TagIngressUID, c.cfg.CacheTTL.Duration)
@@ -70,9 +74,10 @@ func (c *Cloud) NewIngressController(kube kubernetes.Interface, f informers.Shar
 		events:    c.events,
 		ingresses: ing.Lister(),
 		services:  svc.Lister(),
+		slices:    eps.Lister(),
 		nodes:     nodes.Lister(),
 		synced: []cache.InformerSynced{ing.Informer().HasSynced, cls.Informer().HasSynced, svc.Informer().HasSynced,
-			sec.Informer().HasSynced, nodes.Informer().HasSynced},
+			eps.Informer().HasSynced, sec.Informer().HasSynced, nodes.Informer().HasSynced},
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
 			workqueue.NewTypedMaxOfRateLimiter(
 				workqueue.NewTypedItemExponentialFailureRateLimiter[string](time.Second, 5*time.Minute),
@@ -84,6 +89,9 @@ func (c *Cloud) NewIngressController(kube kubernetes.Interface, f informers.Shar
 		warned:  map[string][]string{},
 	}
 	ic.watch(ing.Informer(), cls.Informer(), svc.Informer(), sec.Informer(), nodes.Informer())
+	watchEndpointSlices(eps.Informer(), func(ns, name string) {
+		ic.enqueueIfAfter(ns, func(i *networkingv1.Ingress) bool { return referencesService(i, name) }, endpointsSettle)
+	})
 	return ic
 }
 
@@ -95,6 +103,12 @@ func (c *IngressController) enqueue(obj any) {
 
 // enqueueIf queues the Ingresses of ns for which match is true (all of them for ns "").
 func (c *IngressController) enqueueIf(ns string, match func(*networkingv1.Ingress) bool) {
+	c.enqueueIfAfter(ns, match, 0)
+}
+
+// enqueueIfAfter is enqueueIf with the sync due after d (a burst of changes within d
+// makes one sync).
+func (c *IngressController) enqueueIfAfter(ns string, match func(*networkingv1.Ingress) bool, d time.Duration) {
 	var list []*networkingv1.Ingress
 	var err error
 	if ns == "" {
@@ -107,7 +121,7 @@ func (c *IngressController) enqueueIf(ns string, match func(*networkingv1.Ingres
 	}
 	for _, ing := range list {
 		if match == nil || match(ing) {
-			c.enqueue(ing)
+			c.queue.AddAfter(ing.Namespace+"/"+ing.Name, d)
 		}
 	}
 }

@@ -289,7 +289,7 @@ func TestIngressBadInputWarnsAndKeepsServing(t *testing.T) {
 	e.sync(t, "bad")
 	evs := e.events()
 	for _, want := range []string{
-		"Warning " + ReasonIngressNotNodePort + ` rules[1].paths[0] (host "b.example.com", path "/api"): Service default/api is of type ClusterIP`,
+		"Warning " + ReasonIngressNoEndpoints + ` rules[1].paths[0] (host "b.example.com", path "/api"): Service default/api port "http" has no ready endpoints`,
 		"Warning " + ReasonIngressTLSInvalid + " Secret default/missing-tls: not found; no HTTPS listener",
 	} {
 		if !hasEvent(evs, want) {

@@ -16,7 +16,8 @@ import (
 // Service's traffic), and the Event says why.
 const (
 	ReasonIngressServiceNotFound = "IngressBackendServiceNotFound"
-	ReasonIngressNotNodePort     = "IngressBackendNotNodePort"
+	ReasonIngressUnsupportedSvc  = "IngressBackendServiceUnsupported"
+	ReasonIngressNoEndpoints     = "IngressBackendNoEndpoints"
 	ReasonIngressPortNotFound    = "IngressBackendPortNotFound"
 	ReasonIngressTLSInvalid      = "IngressTLSSecretInvalid"
 	ReasonIngressUnsupported     = "IngressRuleUnsupported"
@@ -39,13 +40,11 @@ type ingressPlan struct {
 	problems []problem
 }
 
-// serviceGetter reads a Service of the Ingress's namespace (a lister in the controller).
-type serviceGetter func(name string) (*v1.Service, error)
-
-// planIngress maps the rules of ing to L7 rules whose backends are the NodePorts of the
-// referenced Services on the eligible nodes. Rules keep the order of the spec; the
-// IaaS picks the most specific match whatever the order, as Ingress requires.
-func planIngress(ing *networkingv1.Ingress, services serviceGetter, nodes []nodeIP) ingressPlan {
+// planIngress maps the rules of ing to L7 rules whose backends are the referenced
+// Services' NodePorts on the eligible nodes, or their ready pods (resolveBackends).
+// Rules keep the order of the spec; the IaaS picks the most specific match whatever
+// the order, as Ingress requires.
+func planIngress(ing *networkingv1.Ingress, services backendSource, nodes []nodeIP) ingressPlan {
 	var p ingressPlan
 	if b := ing.Spec.DefaultBackend; b != nil {
 		p.fallback = p.backends(ing, "defaultBackend", b, services, nodes)
@@ -92,9 +91,9 @@ func planIngress(ing *networkingv1.Ingress, services serviceGetter, nodes []node
 	return p
 }
 
-// backends resolves one Ingress backend to node:NodePort pairs, or records why it
-// cannot and returns nil.
-func (p *ingressPlan) backends(ing *networkingv1.Ingress, where string, b *networkingv1.IngressBackend, services serviceGetter, nodes []nodeIP) []ic.Backend {
+// backends resolves one Ingress backend to node:NodePort or pod:targetPort pairs, or
+// records why it cannot and returns nil.
+func (p *ingressPlan) backends(ing *networkingv1.Ingress, where string, b *networkingv1.IngressBackend, services backendSource, nodes []nodeIP) []ic.Backend {
 	bad := func(reason, format string, args ...any) []ic.Backend {
 		p.problems = append(p.problems, problem{reason, where + ": " + fmt.Sprintf(format, args...)})
 		return nil
@@ -102,17 +101,20 @@ func (p *ingressPlan) backends(ing *networkingv1.Ingress, where string, b *netwo
 	if b.Service == nil {
 		return bad(ReasonIngressUnsupported, "resource backends are not supported; use a Service")
 	}
-	port, fault := resolveNodePort(ing.Namespace, b.Service.Name, b.Service.Port, services)
+	r, fault := resolveBackends(ing.Namespace, b.Service.Name, b.Service.Port, services, nodes)
 	if fault != nil {
 		return bad(ingressFaultReasons[fault.kind], "%s", fault.msg)
 	}
-	return nodePortBackends(port, nodes)
+	if r.note != "" {
+		p.problems = append(p.problems, problem{ReasonIngressNoEndpoints, where + ": " + r.note})
+	}
+	return r.backends
 }
 
 // ingressFaultReasons are the Event reasons of the backend faults on an Ingress.
 var ingressFaultReasons = map[backendFaultKind]string{
 	faultServiceNotFound: ReasonIngressServiceNotFound,
-	faultNotNodePort:     ReasonIngressNotNodePort,
+	faultUnsupportedType: ReasonIngressUnsupportedSvc,
 	faultPortNotFound:    ReasonIngressPortNotFound,
 }
 

@@ -37,15 +37,16 @@ func nodePortService(name string, typ v1.ServiceType, ports ...v1.ServicePort) *
 	return &v1.Service{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"}, Spec: v1.ServiceSpec{Type: typ, Ports: ports}}
 }
 
-func services(list ...*v1.Service) serviceGetter {
-	return func(name string) (*v1.Service, error) {
+// services is a backendSource of list without EndpointSlices (withSlices adds them).
+func services(list ...*v1.Service) backendSource {
+	return backendSource{services: func(name string) (*v1.Service, error) {
 		for _, s := range list {
 			if s.Name == name {
 				return s, nil
 			}
 		}
 		return nil, apierrors.NewNotFound(schema.GroupResource{Resource: "services"}, name)
-	}
+	}}
 }
 
 func TestPlanIngressMapsRulesToNodePorts(t *testing.T) {
@@ -106,7 +107,7 @@ func TestPlanIngressMapsRulesToNodePorts(t *testing.T) {
 	msgs := joinProblems(p.problems)
 	for reason, substr := range map[string][]string{
 		ReasonIngressServiceNotFound: {"Service default/nope not found"},
-		ReasonIngressNotNodePort:     {"default/internal is of type ClusterIP"},
+		ReasonIngressNoEndpoints:     {`rules[1].paths[1] (host "*.example.com", path "/clusterip"): Service default/internal port 80 has no ready endpoints`},
 		ReasonIngressPortNotFound:    {`no port "nope"`, "no port 1234"},
 		ReasonIngressUnsupported:     {"resource backends are not supported", `rules[0].paths[3] (host "a.example.com", path "")`, `rules[0].paths[4]`},
 	} {

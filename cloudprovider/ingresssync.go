@@ -70,8 +70,11 @@ func (c *IngressController) ensure(ctx context.Context, ing *networkingv1.Ingres
 	if err != nil {
 		return 0, err
 	}
-	plan := planIngress(ing, func(name string) (*v1.Service, error) { return c.services.Services(ing.Namespace).Get(name) },
-		backendNodes(nodeList, nil))
+	src := backendSource{
+		services: func(name string) (*v1.Service, error) { return c.services.Services(ing.Namespace).Get(name) },
+		slices:   sliceSource(c.slices, ing.Namespace),
+	}
+	plan := planIngress(ing, src, backendNodes(nodeList, nil))
 	lbType, probs := ingressLBType(ing, c.lbs.defaultType)
 	plan.problems = append(plan.problems, probs...)
 
