@@ -15,13 +15,13 @@ import (
 // Warning Event reasons on Gateways and HTTPRoutes. The same words are in their status
 // conditions; the Events are for people reading `kubectl describe`.
 const (
-	ReasonGatewayInvalid       = "GatewayInvalid"
-	ReasonGatewayListener      = "GatewayListenerInvalid"
-	ReasonGatewaySyncFailed    = "GatewaySyncFailed"
-	ReasonRouteUnsupported     = "HTTPRouteUnsupported"
-	ReasonRouteBackend         = "HTTPRouteBackendInvalid"
-	ReasonRouteNotAttached     = "HTTPRouteNotAttached"
-	ReasonRouteNoEndpoints     = "HTTPRouteBackendNoEndpoints"
+	ReasonGatewayInvalid    = "GatewayInvalid"
+	ReasonGatewayListener   = "GatewayListenerInvalid"
+	ReasonGatewaySyncFailed = "GatewaySyncFailed"
+	ReasonRouteUnsupported  = "HTTPRouteUnsupported"
+	ReasonRouteBackend      = "HTTPRouteBackendInvalid"
+	ReasonRouteNotAttached  = "HTTPRouteNotAttached"
+	ReasonRouteNoEndpoints  = "HTTPRouteBackendNoEndpoints"
 	// Implementation-specific ResolvedRefs reason: an ExternalName Service has no
 	// endpoints the IaaS load balancer could reach.
 	routeReasonUnsupportedSvc = "UnsupportedServiceType"
