@@ -19,15 +19,21 @@ import (
 // The Ingress and Gateway tests share their backends, their HTTP checks through the VIP
 // and their "nothing left in the IaaS" check; only the Kubernetes objects differ.
 
-// l7Backends makes the Deployments and NodePort Services web and api (2 pods each) and
-// the TLS Secret secure-tls for secure.example.com in ns, and waits for the pods.
+// l7Backends makes the Deployments web and api (2 pods each), web behind a NodePort
+// Service (the LB reaches its NodePort on every node) and api behind a ClusterIP Service
+// (the LB reaches its pods directly over the flat pod network), and the TLS Secret
+// secure-tls for secure.example.com in ns, and waits for the pods.
 func (e *env) l7Backends(t *testing.T, ctx context.Context, ns string) *testutil.Cert {
 	t.Helper()
 	for _, name := range []string{"web", "api"} {
 		if _, err := e.kube.AppsV1().Deployments(ns).Create(ctx, namedDeployment(e.image, name, 2), metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.kube.CoreV1().Services(ns).Create(ctx, nodePortService(name), metav1.CreateOptions{}); err != nil {
+		svc := nodePortService(name)
+		if name == "api" {
+			svc.Spec.Type = corev1.ServiceTypeClusterIP
+		}
+		if _, err := e.kube.CoreV1().Services(ns).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
