@@ -81,12 +81,7 @@ func (c *GatewayController) ensure(ctx context.Context, gw *gwv1.Gateway) (time.
 		return 0, err
 	}
 	plan := planGatewayListeners(gw, c.nsMatcher)
-	services := func(ns string) backendSource {
-		return backendSource{
-			services: func(name string) (*v1.Service, error) { return c.services.Services(ns).Get(name) },
-			slices:   sliceSource(c.slices, ns),
-		}
-	}
+	services := func(ns string) backendSource { return namespaceBackends(c.services, c.slices, ns) }
 	plan.attachRoutes(gw, slices.Clone(routes), services, backendNodes(nodeList, nil))
 	lbType, probs := gatewayLBType(gw, c.lbs.defaultType)
 	plan.problems = append(plan.problems, probs...)

@@ -70,11 +70,7 @@ func (c *IngressController) ensure(ctx context.Context, ing *networkingv1.Ingres
 	if err != nil {
 		return 0, err
 	}
-	src := backendSource{
-		services: func(name string) (*v1.Service, error) { return c.services.Services(ing.Namespace).Get(name) },
-		slices:   sliceSource(c.slices, ing.Namespace),
-	}
-	plan := planIngress(ing, src, backendNodes(nodeList, nil))
+	plan := planIngress(ing, namespaceBackends(c.services, c.slices, ing.Namespace), backendNodes(nodeList, nil))
 	lbType, probs := ingressLBType(ing, c.lbs.defaultType)
 	plan.problems = append(plan.problems, probs...)
 

@@ -3,9 +3,11 @@ package cloudprovider
 import (
 	"time"
 
+	v1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/labels"
+	corelisters "k8s.io/client-go/listers/core/v1"
 	discoverylisters "k8s.io/client-go/listers/discovery/v1"
 	"k8s.io/client-go/tools/cache"
 )
@@ -17,11 +19,15 @@ import (
 // endpoints as they are then.
 const endpointsSettle = time.Second
 
-// sliceSource reads the EndpointSlices of the Services of namespace ns from the lister,
-// by the label the EndpointSlice controller (and anyone managing slices by hand) sets.
-func sliceSource(l discoverylisters.EndpointSliceLister, ns string) sliceGetter {
-	return func(service string) ([]*discoveryv1.EndpointSlice, error) {
-		return l.EndpointSlices(ns).List(labels.SelectorFromSet(labels.Set{discoveryv1.LabelServiceName: service}))
+// namespaceBackends is the backendSource of namespace ns read from the controllers'
+// listers: Services by name, and their EndpointSlices by the label the EndpointSlice
+// controller (and anyone managing slices by hand) sets.
+func namespaceBackends(services corelisters.ServiceLister, slices discoverylisters.EndpointSliceLister, ns string) backendSource {
+	return backendSource{
+		services: func(name string) (*v1.Service, error) { return services.Services(ns).Get(name) },
+		slices: func(service string) ([]*discoveryv1.EndpointSlice, error) {
+			return slices.EndpointSlices(ns).List(labels.SelectorFromSet(labels.Set{discoveryv1.LabelServiceName: service}))
+		},
 	}
 }
 
