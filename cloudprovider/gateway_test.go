@@ -165,8 +165,11 @@ func TestPlanGatewayRoutesMapsToNodePorts(t *testing.T) {
 	// Newer, same host and path: the older route wins the rule.
 	late := testRoute("late", "gw", []string{"shop.example.com"}, pathRule(gwv1.PathMatchPathPrefix, "/api", backendRef("web", 80)))
 	late.CreationTimestamp = metav1.NewTime(time.Unix(200, 0))
-	header := testRoute("header", "gw", nil, pathRule(gwv1.PathMatchPathPrefix, "/h", backendRef("web", 80)))
-	header.Spec.Rules[0].Matches[0].Headers = []gwv1.HTTPHeaderMatch{{Name: "x-env", Value: "canary"}}
+	// Exact header matches go to the IaaS rule; of two with one name (any case) the first counts.
+	header := testRoute("header", "gw", []string{"hdr.example.org"}, pathRule(gwv1.PathMatchPathPrefix, "/h", backendRef("web", 80)))
+	header.Spec.Rules[0].Matches[0].Headers = []gwv1.HTTPHeaderMatch{{Name: "x-env", Value: "canary"}, {Name: "X-Env", Value: "prod"}, {Name: "x-team", Value: "a"}}
+	hdrRegex := testRoute("hdregex", "gw", nil, pathRule(gwv1.PathMatchPathPrefix, "/hr", backendRef("web", 80)))
+	hdrRegex.Spec.Rules[0].Matches[0].Headers = []gwv1.HTTPHeaderMatch{{Type: ptr.To(gwv1.HeaderMatchRegularExpression), Name: "x-env", Value: "can.*"}}
 	filter := testRoute("filter", "gw", nil, pathRule(gwv1.PathMatchPathPrefix, "/f", backendRef("web", 80)))
 	filter.Spec.Rules[0].Filters = []gwv1.HTTPRouteFilter{{Type: gwv1.HTTPRouteFilterRequestRedirect}}
 	split := testRoute("split", "gw", nil, pathRule(gwv1.PathMatchPathPrefix, "/s", backendRef("web", 80), backendRef("api", 8080)))
@@ -186,7 +189,7 @@ func TestPlanGatewayRoutesMapsToNodePorts(t *testing.T) {
 	host.Spec.ParentRefs[0].SectionName = ptr.To(gwv1.SectionName("https"))
 	notOurs := testRoute("elsewhere", "other-gw", nil, pathRule(gwv1.PathMatchPathPrefix, "/", backendRef("web", 80)))
 
-	p := planFor(gw, []*v1.Service{web, api, ci}, nodes, late, shop, header, filter, split, regex, kind, missing, notNP, crossNS, section, otherNS, host, notOurs)
+	p := planFor(gw, []*v1.Service{web, api, ci}, nodes, late, shop, header, hdrRegex, filter, split, regex, kind, missing, notNP, crossNS, section, otherNS, host, notOurs)
 
 	status := func(name string) routeParent {
 		t.Helper()
@@ -202,7 +205,8 @@ func TestPlanGatewayRoutesMapsToNodePorts(t *testing.T) {
 	for name, want := range map[string][2]string{ // accepted reason, resolvedRefs reason
 		"shop":    {"Accepted", "ResolvedRefs"},
 		"late":    {"Accepted", "ResolvedRefs"},
-		"header":  {"UnsupportedValue", "ResolvedRefs"},
+		"header":  {"Accepted", "ResolvedRefs"},
+		"hdregex": {"UnsupportedValue", "ResolvedRefs"},
 		"filter":  {"UnsupportedValue", "ResolvedRefs"},
 		"split":   {"UnsupportedValue", "ResolvedRefs"},
 		"regex":   {"UnsupportedValue", "ResolvedRefs"},
@@ -222,7 +226,7 @@ func TestPlanGatewayRoutesMapsToNodePorts(t *testing.T) {
 	if _, ok := p.routes["default/elsewhere"]; ok {
 		t.Error("a route of another Gateway got a status from this one")
 	}
-	for _, want := range []string{"header matches are not supported", "filters are not supported", "traffic splitting by weight is not supported",
+	for _, want := range []string{"rules[0].matches[0].headers[0]: type RegularExpression is not supported (Exact is)", "filters are not supported", "traffic splitting by weight is not supported",
 		"path type RegularExpression is not supported", "backend kind Bucket is not supported", "Service default/nope not found", "Service default/ci port 80 has no ready endpoints",
 		"ReferenceGrant is not supported", "no listener hostname matches"} {
 		found := false
@@ -256,6 +260,7 @@ func TestPlanGatewayRoutesMapsToNodePorts(t *testing.T) {
 		"cross.example.com Prefix /":    nil,
 		"a.example.org Prefix /":        nil, // host's parentRef names https only
 		"shop.example.com Prefix /api2": nil,
+		"hdr.example.org Prefix /h":     {"10.0.0.1:30080", "10.0.0.2:30080"},
 	}
 	delete(want80, "a.example.org Prefix /")
 	delete(want80, "shop.example.com Prefix /api2")
@@ -273,8 +278,25 @@ func TestPlanGatewayRoutesMapsToNodePorts(t *testing.T) {
 	if _, ok := got443["shop.example.com Prefix /api"]; !ok || len(got443) != 6 {
 		t.Errorf("port 443 rules %v", got443)
 	}
-	if l := listenerNamed(p, "http"); l.attached != 6 {
-		t.Errorf("http listener attached %d routes, want 6 (shop, late, kind, missing, notnp, cross)", l.attached)
+	if l := listenerNamed(p, "http"); l.attached != 7 {
+		t.Errorf("http listener attached %d routes, want 7 (shop, late, header, kind, missing, notnp, cross)", l.attached)
+	}
+	// A rule with an invalid backend answers 500; a valid Service without ready
+	// endpoints keeps its empty group (the IaaS answers 503).
+	fixed := map[string]int{"kind.example.com": 500, "missing.example.com": 500, "cross.example.com": 500, "ci.example.com": 0, "shop.example.com": 0, "hdr.example.org": 0}
+	for _, r := range groupOn(p, 80).rules {
+		if r.FixedStatus != fixed[r.Host] {
+			t.Errorf("rule %s %s: fixedStatus %d, want %d", r.Host, r.Path, r.FixedStatus, fixed[r.Host])
+		}
+	}
+	for _, r := range groupOn(p, 80).rules {
+		want := []ic.HeaderMatch(nil)
+		if r.Host == "hdr.example.org" {
+			want = []ic.HeaderMatch{{Name: "x-env", Value: "canary"}, {Name: "x-team", Value: "a"}}
+		}
+		if !slices.Equal(r.Headers, want) {
+			t.Errorf("rule %s %s: headers %+v, want %+v", r.Host, r.Path, r.Headers, want)
+		}
 	}
 }
 
@@ -405,7 +427,7 @@ func TestGatewayLifecycle(t *testing.T) {
 		pathRule(gwv1.PathMatchPathPrefix, "/api", backendRef("api", 8080)),
 		pathRule(gwv1.PathMatchPathPrefix, "/", backendRef("web", 80)))
 	bad := testRoute("bad", "shop", []string{"b.example.com"}, pathRule(gwv1.PathMatchPathPrefix, "/", backendRef("web", 80)))
-	bad.Spec.Rules[0].Matches[0].Headers = []gwv1.HTTPHeaderMatch{{Name: "x", Value: "y"}}
+	bad.Spec.Rules[0].Matches[0].Method = ptr.To(gwv1.HTTPMethodPost)
 	e := newGwEnv(t, []runtime.Object{web, api, tlsSecret(t, "shop-tls", "a.example.com"), readyNode("n1", "10.0.0.1", ""), readyNode("n2", "10.0.0.2", "")},
 		class, gw, route, bad)
 
@@ -458,7 +480,7 @@ func TestGatewayLifecycle(t *testing.T) {
 	if len(br.Status.Parents) != 1 || condOf(br.Status.Parents[0].Conditions, "Accepted") != "False/UnsupportedValue" {
 		t.Fatalf("bad route status %+v", br.Status)
 	}
-	if evs := e.events(); !hasEvent(evs, "Warning HTTPRouteUnsupported") || !hasEvent(evs, "header matches are not supported") {
+	if evs := e.events(); !hasEvent(evs, "Warning HTTPRouteUnsupported") || !hasEvent(evs, "method matches are not supported") {
 		t.Fatalf("events %v", evs)
 	}
 	if ruleBackends(http, "b.example.com") != nil {

@@ -2,6 +2,7 @@ package cloudprovider
 
 import (
 	"fmt"
+	"net/http"
 	"sort"
 	"strings"
 
@@ -154,6 +155,19 @@ func planGatewayListeners(gw *gwv1.Gateway, nsMatch func(sel *gwv1.RouteNamespac
 	}
 	if p.accepted.ok && len(p.groups) == 0 {
 		p.accepted = failCond(string(gwv1.GatewayReasonListenersNotValid), "no listener is valid")
+	}
+	if p.accepted.ok {
+		// Served, but not all of it: Accepted stays True with the reason that says so.
+		var invalid []string
+		for _, l := range p.listeners {
+			if !l.valid() {
+				invalid = append(invalid, l.name)
+			}
+		}
+		if len(invalid) > 0 {
+			p.accepted = cond{ok: true, reason: string(gwv1.GatewayReasonListenersNotValid),
+				msg: "listeners not valid (not served): " + strings.Join(invalid, ", ")}
+		}
 	}
 	return p
 }
@@ -328,8 +342,10 @@ func unsupportedRoute(r *gwv1.HTTPRoute) []string {
 		at := fmt.Sprintf("rules[%d]", i)
 		for j, m := range rule.Matches {
 			mat := fmt.Sprintf("%s.matches[%d]", at, j)
-			if len(m.Headers) > 0 {
-				out = append(out, mat+": header matches are not supported")
+			for k, h := range m.Headers {
+				if h.Type != nil && *h.Type != gwv1.HeaderMatchExact {
+					out = append(out, fmt.Sprintf("%s.headers[%d]: type %s is not supported (Exact is)", mat, k, *h.Type))
+				}
 			}
 			if len(m.QueryParams) > 0 {
 				out = append(out, mat+": query parameter matches are not supported")
@@ -544,13 +560,19 @@ func (p *gatewayPlan) addRules(r *gwv1.HTTPRoute, l *gwListener, services func(n
 		}
 		for i := range r.Spec.Rules {
 			rule := &r.Spec.Rules[i]
-			backends, _, _ := routeRuleBackends(r, rule, "", services, nodes)
+			backends, resolved, _ := routeRuleBackends(r, rule, "", services, nodes)
+			fixed := 0
+			if !resolved.ok || !forwardsAnywhere(rule) {
+				// The Gateway API asks for 500 where a rule has no valid backend (503
+				// stays for a valid Service that has no ready endpoints yet).
+				backends, fixed = []ic.Backend{}, http.StatusInternalServerError
+			}
 			matches := rule.Matches
 			if len(matches) == 0 {
 				matches = []gwv1.HTTPRouteMatch{{}}
 			}
 			for _, m := range matches {
-				lr := ic.L7Rule{Host: host, Path: "/", PathType: ic.PathPrefix, Backends: backends}
+				lr := ic.L7Rule{Host: host, Path: "/", PathType: ic.PathPrefix, Backends: backends, FixedStatus: fixed}
 				if m.Path != nil {
 					if m.Path.Value != nil {
 						lr.Path = *m.Path.Value
@@ -559,13 +581,14 @@ func (p *gatewayPlan) addRules(r *gwv1.HTTPRoute, l *gwListener, services func(n
 						lr.PathType = ic.PathExact
 					}
 				}
-				k := lr.Host + " " + string(lr.PathType) + " " + lr.Path
+				lr.Headers = headerMatches(m.Headers)
+				k := lr.MatchKey()
 				if g.seen[k] {
 					continue // an older route (or rule) has it
 				}
 				if len(g.rules) == validate.MaxL7Rules {
 					p.routeProb[key] = append(p.routeProb[key], problem{ReasonRouteUnsupported,
-						fmt.Sprintf("listener %s: more than %d host/path rules on port %d; the rest are left out", l.name, validate.MaxL7Rules, g.port)})
+						fmt.Sprintf("listener %s: more than %d rules (host, path and headers) on port %d; the rest are left out", l.name, validate.MaxL7Rules, g.port)})
 					return
 				}
 				g.seen[k] = true
@@ -573,6 +596,29 @@ func (p *gatewayPlan) addRules(r *gwv1.HTTPRoute, l *gwListener, services func(n
 			}
 		}
 	}
+}
+
+// forwardsAnywhere: the rule has a backendRef with a weight above zero (unsupportedRoute
+// made sure there is at most one).
+func forwardsAnywhere(rule *gwv1.HTTPRouteRule) bool {
+	return len(rule.BackendRefs) > 0 && (rule.BackendRefs[0].Weight == nil || *rule.BackendRefs[0].Weight > 0)
+}
+
+// headerMatches maps a match's header matches (Exact; unsupportedRoute refused the
+// others) to the IaaS rule's; of two with the same name the first counts, as the
+// Gateway API asks.
+func headerMatches(hs []gwv1.HTTPHeaderMatch) []ic.HeaderMatch {
+	var out []ic.HeaderMatch
+	seen := map[string]bool{}
+	for _, h := range hs {
+		name := strings.ToLower(string(h.Name))
+		if seen[name] {
+			continue
+		}
+		seen[name] = true
+		out = append(out, ic.HeaderMatch{Name: string(h.Name), Value: h.Value})
+	}
+	return out
 }
 
 // gatewayListeners is the IaaS listener set of a Gateway's LB: one per group that has

@@ -71,7 +71,7 @@ func planIngress(ing *networkingv1.Ingress, services backendSource, nodes []node
 			if path.PathType != nil && *path.PathType == networkingv1.PathTypeExact {
 				rule.PathType = ic.PathExact
 			}
-			k := rule.Host + " " + string(rule.PathType) + " " + rule.Path
+			k := rule.MatchKey()
 			if seen[k] {
 				p.problems = append(p.problems, problem{ReasonIngressUnsupported, where + ": duplicates an earlier path; the first one wins"})
 				continue

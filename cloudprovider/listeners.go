@@ -128,7 +128,7 @@ func sameListener(a, b ic.ListenerSpec) bool {
 // the IaaS keeps it.
 func sameRule(a, b ic.L7Rule) bool {
 	return a.Host == b.Host && a.Path == b.Path && a.PathType == b.PathType &&
-		slices.Equal(a.Backends, b.Backends) && sameHealthCheck(a.HealthCheck, b.HealthCheck)
+		slices.Equal(a.Headers, b.Headers) && a.FixedStatus == b.FixedStatus && slices.Equal(a.Backends, b.Backends) && sameHealthCheck(a.HealthCheck, b.HealthCheck)
 }
 
 func normBackends(bs []ic.Backend) []ic.Backend {

@@ -1,5 +1,11 @@
 package iaasclient
 
+import (
+	"sort"
+	"strconv"
+	"strings"
+)
+
 // Layer-7 listeners: an HTTP or HTTPS listener routes each request by host and path to
 // one backend group (node:NodePort set) of its rules, or to the listener's own Backends
 // (the default group) when no rule matches; with neither it answers 404.
@@ -20,16 +26,45 @@ const (
 )
 
 // L7Rule sends requests for Host (exact, or "*.example.com" for one label; "" for any
-// host) and Path to Backends. Among matching rules the most specific wins: an exact
-// host before a wildcard before any host, then an exact path before the longest prefix.
+// host), Path and Headers to Backends. Among matching rules the most specific wins: an
+// exact host before a wildcard before any host, then an exact path before the longest
+// prefix, then more header matches before fewer; rules equal in all that keep the
+// order they were given in.
 type L7Rule struct {
-	Host     string    `json:"host,omitempty"`
-	Path     string    `json:"path"`
-	PathType PathType  `json:"pathType"`
-	Backends []Backend `json:"backends"`
+	Host     string   `json:"host,omitempty"`
+	Path     string   `json:"path"`
+	PathType PathType `json:"pathType"`
+	// Headers must all match (none: any request).
+	Headers  []HeaderMatch `json:"headers,omitempty"`
+	Backends []Backend     `json:"backends"`
+	// FixedStatus, when set (200-599), answers the rule's requests with that status and
+	// forwards nothing; Backends and HealthCheck must then be empty. A rule whose
+	// backend is misconfigured says so with 500 instead of the 503 of a group with no
+	// healthy backend.
+	FixedStatus int `json:"fixedStatus,omitempty"`
 	// HealthCheck of this group; nil uses the listener's (a TCP connect by default).
 	// A group with its own check keeps its own health state for its backends, so a
 	// backend may be out of one group and in another (BackendStatus then lists it once
 	// per such group).
 	HealthCheck *HealthCheck `json:"healthCheck,omitempty"`
+}
+
+// HeaderMatch matches a request whose header Name (case-insensitive) has Value exactly
+// (case-sensitive): one of its values, or all its values joined by ",". Name "Host"
+// matches the request's host as the client sent it.
+type HeaderMatch struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// MatchKey is what makes two rules the same match (host, path type, path and header
+// set; header names case-insensitive, order irrelevant): a listener holds at most one
+// rule per key.
+func (r L7Rule) MatchKey() string {
+	hs := make([]string, len(r.Headers))
+	for i, h := range r.Headers {
+		hs[i] = strconv.Quote(strings.ToLower(h.Name)) + "=" + strconv.Quote(h.Value)
+	}
+	sort.Strings(hs)
+	return r.Host + " " + string(r.PathType) + " " + r.Path + " " + strings.Join(hs, " ")
 }

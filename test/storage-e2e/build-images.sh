@@ -6,8 +6,9 @@
 #
 #   registry.k8s.io/e2e-test-images/busybox:1.37.0-2   the CSI node base image (Debian
 #       bookworm minbase: GNU coreutils, util-linux) plus Debian's busybox-static (1.35)
-#       for every applet Debian lacks. GNU dd because the suite writes block devices with
-#       `dd oflag=nocache`, which busybox's dd refuses. Most specs: the default test image.
+#       for every applet Debian lacks, /bin/sh bash (the scripts use ash's `let`). GNU dd
+#       because the suite writes block devices with `dd oflag=nocache`, which busybox's dd
+#       refuses. Most specs: the default test image.
 #   registry.k8s.io/e2e-test-images/agnhost:2.66.1     the busybox image + /agnhost built
 #       from k8s.io/kubernetes/test/images/agnhost (this module), ENTRYPOINT /agnhost,
 #       CMD pause, as upstream. subpath specs (mounttest) and e2epod.MakePod.
@@ -57,9 +58,11 @@ busybox_image() {
   dpkg-deb -x "$deb" "$dir/deb"
   install -m 0755 "$dir/deb/bin/busybox" "$dir/busybox"
   # Debian's tools first (GNU dd: the suite writes block devices with oflag=nocache,
-  # which busybox's dd refuses); busybox only for the applets Debian has not.
+  # which busybox's dd refuses); busybox only for the applets Debian has not. /bin/sh is
+  # bash: the suite's scripts are written for busybox's ash (volumeIO counts with `let`,
+  # which dash lacks: its loop never ended), and ash itself would run busybox's dd.
   printf '%s\n' "FROM $base" "LABEL $INPUTS_LABEL=$hash" "COPY busybox /bin/busybox" \
-    'RUN for a in $(/bin/busybox --list-full); do [ -e "/$a" ] || [ -e "/usr/$a" ] || ln -s /bin/busybox "/$a"; done' \
+    'RUN for a in $(/bin/busybox --list-full); do [ -e "/$a" ] || [ -e "/usr/$a" ] || ln -s /bin/busybox "/$a"; done && ln -sf bash /usr/bin/sh' \
     'CMD ["sh"]' >"$dir/Dockerfile"
   docker_build "$BUSYBOX_IMAGE" "$dir"
   rm -rf "$dir"

@@ -30,7 +30,8 @@ mapfile -t IMAGES < <("$HERE/build-images.sh")
 # Skips beyond Disruptive|Serial|Flaky, each for a feature the IaaS (or this machine)
 # lacks; README.md gives each reason.
 SKIP='\[Disruptive\]|\[Serial\]|\[Flaky\]'
-# Online growth of a mounted ext4 (resize2fs -> EXT4_IOC_RESIZE_FS) needs
+# Online growth of a mounted ext4 (resize2fs -> EXT4_IOC_RESIZE_FS: a plain PVC, or the
+# PVC of a generic ephemeral volume, grown while its pod runs) needs
 # CAP_SYS_RESOURCE in the node plugin, which the kind nodes lack where Docker cannot
 # grant it (test/kind/shim drops it on VMs that withhold it); where the nodes have it,
 # nothing is skipped.
@@ -39,6 +40,7 @@ capbnd=$(docker exec "$node" awk '/^CapBnd:/{print $2}' /proc/1/status)
 if (( ((0x$capbnd >> 24) & 1) == 0 )); then
   log "the nodes of $CLUSTER lack CAP_SYS_RESOURCE (CapBnd $capbnd): online ext4 expansion is skipped (README.md)"
   SKIP+='|\(default fs\).*volume-expand.*should resize volume when PVC is edited while pod is using it'
+  SKIP+='|Generic Ephemeral-volume \(default fs\).*ephemeral.*should support expansion of pvcs created for ephemeral pvcs'
 fi
 
 # The quick set: one --focus per line of quick.txt, each the spec's text after the

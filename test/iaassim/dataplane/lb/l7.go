@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/netip"
+	"net/textproto"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -31,7 +33,9 @@ type l7Rule struct {
 	host     string // "" any, "*.x" wildcard, else exact
 	path     string
 	exact    bool
+	headers  []iaasclient.HeaderMatch // names canonical (textproto)
 	backends []backend
+	fixed    int // status answered without forwarding; 0: forward to backends
 }
 
 // hostRank orders hosts by specificity: exact, wildcard, any.
@@ -78,7 +82,11 @@ func (c *listenerConfig) parseL7() error {
 		if !strings.HasPrefix(r.Path, "/") {
 			return fmt.Errorf("rule %d: path %q does not start with /", i, r.Path)
 		}
-		l7.rules = append(l7.rules, l7Rule{host: strings.ToLower(r.Host), path: r.Path, exact: r.PathType == iaasclient.PathExact, backends: bs})
+		hs := make([]iaasclient.HeaderMatch, len(r.Headers))
+		for j, h := range r.Headers {
+			hs[j] = iaasclient.HeaderMatch{Name: textproto.CanonicalMIMEHeaderKey(h.Name), Value: h.Value}
+		}
+		l7.rules = append(l7.rules, l7Rule{host: strings.ToLower(r.Host), path: r.Path, exact: r.PathType == iaasclient.PathExact, headers: hs, backends: bs, fixed: r.FixedStatus})
 		for _, b := range bs {
 			if !seen[b.key] {
 				seen[b.key] = true
@@ -94,7 +102,10 @@ func (c *listenerConfig) parseL7() error {
 		if a.exact != b.exact {
 			return a.exact
 		}
-		return len(a.path) > len(b.path)
+		if len(a.path) != len(b.path) {
+			return len(a.path) > len(b.path)
+		}
+		return len(a.headers) > len(b.headers)
 	})
 	c.l7 = l7
 	// An HTTP listener's backends answer HTTP: no check given means a TCP connect, as
@@ -120,22 +131,24 @@ func (c *listenerConfig) setCert(certs map[string]dataplane.Certificate) error {
 	return nil
 }
 
-// route returns the backend group for host and path; ok is false when nothing matches.
-func (t *l7Config) route(host, path string) ([]backend, bool) {
+// route returns the backend group for the request's host, path and headers, or the
+// status a fixed-status rule answers (fixed > 0); ok is false when nothing matches.
+func (t *l7Config) route(req *http.Request) (group []backend, fixed int, ok bool) {
+	host, path := req.Host, req.URL.Path
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 	}
 	host = strings.ToLower(strings.TrimSuffix(host, "."))
 	for _, r := range t.rules {
-		if !hostMatches(r.host, host) || !pathMatches(r, path) {
+		if !hostMatches(r.host, host) || !pathMatches(r, path) || !headersMatch(r.headers, req) {
 			continue
 		}
-		return r.backends, true
+		return r.backends, r.fixed, true
 	}
 	if len(t.def) > 0 {
-		return t.def, true
+		return t.def, 0, true
 	}
-	return nil, false
+	return nil, 0, false
 }
 
 func hostMatches(rule, host string) bool {
@@ -156,6 +169,21 @@ func pathMatches(r l7Rule, path string) bool {
 	}
 	p := strings.TrimSuffix(r.path, "/")
 	return p == "" || path == p || strings.HasPrefix(path, p+"/")
+}
+
+func headersMatch(want []iaasclient.HeaderMatch, req *http.Request) bool {
+	for _, h := range want {
+		var got []string
+		if h.Name == "Host" {
+			got = []string{req.Host} // net/http moves Host out of the header map
+		} else {
+			got = req.Header[h.Name]
+		}
+		if !slices.Contains(got, h.Value) && (len(got) < 2 || strings.Join(got, ",") != h.Value) {
+			return false
+		}
+	}
+	return true
 }
 
 // pickFrom chooses a healthy backend of group by weight.
@@ -223,9 +251,13 @@ func (l *listener) startHTTP(vip netip.Addr, dialTimeout time.Duration) error {
 			http.Error(w, "forbidden: client outside the listener's source ranges", http.StatusForbidden)
 			return
 		}
-		group, ok := cfg.l7.route(r.Host, r.URL.Path)
+		group, fixed, ok := cfg.l7.route(r)
 		if !ok {
 			http.Error(w, "not found: no rule of this load balancer matches", http.StatusNotFound)
+			return
+		}
+		if fixed > 0 {
+			http.Error(w, http.StatusText(fixed), fixed)
 			return
 		}
 		b, ok := l.pickFrom(group)
