@@ -3,6 +3,7 @@ package cloudprovider
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -637,5 +638,24 @@ func TestSweeperDeletesOrphanedGatewayLBs(t *testing.T) {
 	}
 	if _, ok := e.fake.LoadBalancer(kept); !ok {
 		t.Fatal("live Gateway's LB deleted")
+	}
+}
+
+// A Gateway hostname "*.example.com" matches any number of labels (a.b.example.com
+// too), unlike an Ingress wildcard: every "*." rule the plan makes spans labels, and
+// no other rule does.
+func TestPlanGatewayWildcardHostsSpanLabels(t *testing.T) {
+	web := nodePortService("web", v1.ServiceTypeNodePort, v1.ServicePort{Port: 80, NodePort: 30080, Protocol: v1.ProtocolTCP})
+	gw := testGateway("gw", httpListener("http", 80, "*.example.com"))
+	inherit := testRoute("inherit", "gw", nil, pathRule(gwv1.PathMatchPathPrefix, "/", backendRef("web", 80)))
+	own := testRoute("own", "gw", []string{"a.example.com", "*.b.example.com"}, pathRule(gwv1.PathMatchPathPrefix, "/own", backendRef("web", 80)))
+	p := planFor(gw, []*v1.Service{web}, []nodeIP{{"n1", "10.0.0.1"}}, inherit, own)
+	want := map[string]bool{"*.example.com": true, "a.example.com": false, "*.b.example.com": true}
+	got := map[string]bool{}
+	for _, r := range groupOn(p, 80).rules {
+		got[r.Host] = r.WildcardSpansLabels
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("rule hosts and spanning %v, want %v", got, want)
 	}
 }

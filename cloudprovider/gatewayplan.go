@@ -572,7 +572,8 @@ func (p *gatewayPlan) addRules(r *gwv1.HTTPRoute, l *gwListener, services func(n
 				matches = []gwv1.HTTPRouteMatch{{}}
 			}
 			for _, m := range matches {
-				lr := ic.L7Rule{Host: host, Path: "/", PathType: ic.PathPrefix, Backends: backends, FixedStatus: fixed}
+				lr := ic.L7Rule{Host: host, Path: "/", PathType: ic.PathPrefix, Backends: backends, FixedStatus: fixed,
+					WildcardSpansLabels: strings.HasPrefix(host, "*.")}
 				if m.Path != nil {
 					if m.Path.Value != nil {
 						lr.Path = *m.Path.Value

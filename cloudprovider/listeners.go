@@ -127,7 +127,7 @@ func sameListener(a, b ic.ListenerSpec) bool {
 // sameRule compares L7 rules in order: the order is the one the controller chose, and
 // the IaaS keeps it.
 func sameRule(a, b ic.L7Rule) bool {
-	return a.Host == b.Host && a.Path == b.Path && a.PathType == b.PathType &&
+	return a.Host == b.Host && a.WildcardSpansLabels == b.WildcardSpansLabels && a.Path == b.Path && a.PathType == b.PathType &&
 		slices.Equal(a.Headers, b.Headers) && a.FixedStatus == b.FixedStatus && slices.Equal(a.Backends, b.Backends) && sameHealthCheck(a.HealthCheck, b.HealthCheck)
 }
 

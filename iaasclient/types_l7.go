@@ -31,9 +31,12 @@ const (
 // prefix, then more header matches before fewer; rules equal in all that keep the
 // order they were given in.
 type L7Rule struct {
-	Host     string   `json:"host,omitempty"`
-	Path     string   `json:"path"`
-	PathType PathType `json:"pathType"`
+	Host string `json:"host,omitempty"`
+	// WildcardSpansLabels makes a "*." host match one or more labels (the Gateway API's
+	// hostnames: *.example.com matches a.b.example.com) instead of exactly one (Ingress's).
+	WildcardSpansLabels bool     `json:"wildcardSpansLabels,omitempty"`
+	Path                string   `json:"path"`
+	PathType            PathType `json:"pathType"`
 	// Headers must all match (none: any request).
 	Headers  []HeaderMatch `json:"headers,omitempty"`
 	Backends []Backend     `json:"backends"`
@@ -66,5 +69,9 @@ func (r L7Rule) MatchKey() string {
 		hs[i] = strconv.Quote(strings.ToLower(h.Name)) + "=" + strconv.Quote(h.Value)
 	}
 	sort.Strings(hs)
-	return r.Host + " " + string(r.PathType) + " " + r.Path + " " + strings.Join(hs, " ")
+	host := r.Host
+	if r.WildcardSpansLabels {
+		host = "*" + host // "**.example.com": never equal to the one-label pattern
+	}
+	return host + " " + string(r.PathType) + " " + r.Path + " " + strings.Join(hs, " ")
 }

@@ -41,6 +41,9 @@ func l7Listener(path string, l *iaasclient.ListenerSpec) *iaasclient.Error {
 		if err := L7Host(rp+".host", r.Host); err != nil {
 			return err
 		}
+		if r.WildcardSpansLabels && !strings.HasPrefix(r.Host, "*.") {
+			return Invalid(rp+".wildcardSpansLabels", "only for a \"*.\" host, not %q", Truncate(r.Host))
+		}
 		if !strings.HasPrefix(r.Path, "/") {
 			return Invalid(rp+".path", "must start with /, got %q", Truncate(r.Path))
 		}

@@ -27,7 +27,10 @@ func TestL7RuleMatchesAndFixedStatus(t *testing.T) {
 	}
 
 	good := []ic.L7Rule{rule(), rule(ic.HeaderMatch{Name: "Version", Value: "two"}),
-		rule(ic.HeaderMatch{Name: "version", Value: "two"}, ic.HeaderMatch{Name: "X-Canary", Value: "a, b;c=\"d\""})}
+		rule(ic.HeaderMatch{Name: "version", Value: "two"}, ic.HeaderMatch{Name: "X-Canary", Value: "a, b;c=\"d\""}),
+		// The same wildcard once for one label and once spanning labels: two rules, not a duplicate.
+		{Host: "*.example.com", Path: "/", PathType: ic.PathPrefix, Backends: be},
+		{Host: "*.example.com", WildcardSpansLabels: true, Path: "/", PathType: ic.PathPrefix, Backends: be}}
 	lr := must[*ic.CreateLoadBalancerResponse](t, "CreateLoadBalancer")(create(good...))
 	if task := must[*ic.Task](t, "WaitTask")(c.WaitTask(ctx, lr.TaskID)); task.State != ic.TaskSucceeded {
 		t.Fatalf("task %+v", task)
@@ -43,6 +46,9 @@ func TestL7RuleMatchesAndFixedStatus(t *testing.T) {
 	for i := range good {
 		if !slices.Equal(got[i].Headers, good[i].Headers) {
 			t.Errorf("rule %d headers %+v, want %+v", i, got[i].Headers, good[i].Headers)
+		}
+		if got[i].Host != good[i].Host || got[i].WildcardSpansLabels != good[i].WildcardSpansLabels {
+			t.Errorf("rule %d host %q spanning %v, want %q %v", i, got[i].Host, got[i].WildcardSpansLabels, good[i].Host, good[i].WildcardSpansLabels)
 		}
 	}
 	run(t, c, "DeleteLoadBalancer")(c.DeleteLoadBalancer(ctx, &ic.DeleteLoadBalancerRequest{LoadBalancerID: lr.LoadBalancerID}))
@@ -65,6 +71,7 @@ func TestL7RuleMatchesAndFixedStatus(t *testing.T) {
 		{"17 header matches", []ic.L7Rule{rule(many...)}, "listeners[0].rules[0].headers"},
 		{"fixed status out of range", []ic.L7Rule{{Path: "/", PathType: ic.PathPrefix, FixedStatus: 99, Backends: []ic.Backend{}}}, "listeners[0].rules[0].fixedStatus"},
 		{"fixed status with backends", []ic.L7Rule{{Path: "/", PathType: ic.PathPrefix, FixedStatus: 500, Backends: be}}, "listeners[0].rules[0].backends"},
+		{"spanning labels without a wildcard host", []ic.L7Rule{{Host: "web.example.com", WildcardSpansLabels: true, Path: "/", PathType: ic.PathPrefix, Backends: be}}, "listeners[0].rules[0].wildcardSpansLabels"},
 		{"same headers in another order and case", []ic.L7Rule{
 			rule(ic.HeaderMatch{Name: "a", Value: "1"}, ic.HeaderMatch{Name: "b", Value: "2"}),
 			rule(ic.HeaderMatch{Name: "B", Value: "2"}, ic.HeaderMatch{Name: "A", Value: "1"})}, "listeners[0].rules[1]"},

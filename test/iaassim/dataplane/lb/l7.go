@@ -31,6 +31,7 @@ type l7Config struct {
 
 type l7Rule struct {
 	host     string // "" any, "*.x" wildcard, else exact
+	deep     bool   // the wildcard matches one or more labels
 	path     string
 	exact    bool
 	headers  []iaasclient.HeaderMatch // names canonical (textproto)
@@ -86,7 +87,7 @@ func (c *listenerConfig) parseL7() error {
 		for j, h := range r.Headers {
 			hs[j] = iaasclient.HeaderMatch{Name: textproto.CanonicalMIMEHeaderKey(h.Name), Value: h.Value}
 		}
-		l7.rules = append(l7.rules, l7Rule{host: strings.ToLower(r.Host), path: r.Path, exact: r.PathType == iaasclient.PathExact, headers: hs, backends: bs, fixed: r.FixedStatus})
+		l7.rules = append(l7.rules, l7Rule{host: strings.ToLower(r.Host), deep: r.WildcardSpansLabels, path: r.Path, exact: r.PathType == iaasclient.PathExact, headers: hs, backends: bs, fixed: r.FixedStatus})
 		for _, b := range bs {
 			if !seen[b.key] {
 				seen[b.key] = true
@@ -98,6 +99,9 @@ func (c *listenerConfig) parseL7() error {
 		a, b := l7.rules[i], l7.rules[j]
 		if ra, rb := hostRank(a.host), hostRank(b.host); ra != rb {
 			return ra < rb
+		}
+		if len(a.host) != len(b.host) {
+			return len(a.host) > len(b.host) // *.b.example.com before *.example.com
 		}
 		if a.exact != b.exact {
 			return a.exact
@@ -140,7 +144,7 @@ func (t *l7Config) route(req *http.Request) (group []backend, fixed int, ok bool
 	}
 	host = strings.ToLower(strings.TrimSuffix(host, "."))
 	for _, r := range t.rules {
-		if !hostMatches(r.host, host) || !pathMatches(r, path) || !headersMatch(r.headers, req) {
+		if !hostMatches(r.host, r.deep, host) || !pathMatches(r, path) || !headersMatch(r.headers, req) {
 			continue
 		}
 		return r.backends, r.fixed, true
@@ -151,10 +155,12 @@ func (t *l7Config) route(req *http.Request) (group []backend, fixed int, ok bool
 	return nil, 0, false
 }
 
-func hostMatches(rule, host string) bool {
+func hostMatches(rule string, deep bool, host string) bool {
 	switch {
 	case rule == "":
 		return true
+	case strings.HasPrefix(rule, "*.") && deep:
+		return len(host) > len(rule)-1 && strings.HasSuffix(host, rule[1:])
 	case strings.HasPrefix(rule, "*."):
 		// One label: *.example.com matches a.example.com, not a.b.example.com.
 		i := strings.IndexByte(host, '.')

@@ -18,14 +18,15 @@ import (
 // with fewer on the same host and path, a longer path still wins over more headers,
 // "Host" matches the request's host, and a request that matches no header rule falls
 // to the rule without headers, or to 404 where there is none. A fixed-status rule
-// answers its status.
+// answers its status. A "*." host matches one label, or one or more with
+// wildcardSpansLabels (the Gateway API's hostnames), and the longer wildcard wins.
 func TestLoadBalancerL7HeaderMatches(t *testing.T) {
 	b := dptest.Backend(t, "l7h", "172.30.17.0/24")
 	m := newManager(t, b.Config().Bridge, "172.31.17.0/24", "172.31.18.0/24", false)
 	ctx := context.Background()
 	nsA, ipA := dptest.Instance(t, b, "a")
 	cl, _ := dptest.Instance(t, b, "client")
-	for port, name := range map[string]string{":8080": "plain", ":8081": "v2", ":8082": "v2-canary", ":8083": "deep", ":8084": "byhost", ":8085": "list"} {
+	for port, name := range map[string]string{":8080": "plain", ":8081": "v2", ":8082": "v2-canary", ":8083": "deep", ":8084": "byhost", ":8085": "list", ":8086": "wild1", ":8087": "wildN", ":8088": "wildB"} {
 		serveWho(t, nsA, port, name, nil)
 	}
 	to := func(port int) []iaasclient.Backend {
@@ -48,6 +49,10 @@ func TestLoadBalancerL7HeaderMatches(t *testing.T) {
 		{Host: "a.example.com", Path: "/deep", PathType: iaasclient.PathPrefix, Backends: to(8083)},
 		{Host: "", Path: "/", PathType: iaasclient.PathPrefix, Backends: to(8084),
 			Headers: []iaasclient.HeaderMatch{{Name: "host", Value: "b.example.com"}}},
+		{Host: "*.one.test", Path: "/", PathType: iaasclient.PathPrefix, Backends: to(8086)},
+		{Host: "*.deep.test", WildcardSpansLabels: true, Path: "/", PathType: iaasclient.PathPrefix, Backends: to(8087)},
+		// Given after *.deep.test: the longer wildcard must still be tried first.
+		{Host: "*.b.deep.test", WildcardSpansLabels: true, Path: "/", PathType: iaasclient.PathPrefix, Backends: to(8088)},
 	}
 	spec := dataplane.LoadBalancerSpec{LoadBalancerID: "lb-l7h", VIP: vip, Listeners: []iaasclient.Listener{{
 		ListenerID: "l-http", ListenerSpec: iaasclient.ListenerSpec{Protocol: iaasclient.ProtocolHTTP, Port: 80, Rules: rules}}}}
@@ -71,6 +76,12 @@ func TestLoadBalancerL7HeaderMatches(t *testing.T) {
 		{"longer path beats more headers", "a.example.com", "/deep", http.Header{"Version": {"two"}, "X-Canary": {"yes"}}, 200, "deep"},
 		{"Host as a header match", "b.example.com", "/", nil, 200, "byhost"},
 		{"a fixed-status rule answers its status", "a.example.com", "/broken/x", nil, 500, ""},
+		{"one-label wildcard", "x.one.test", "/", nil, 200, "wild1"},
+		{"one-label wildcard, two labels", "x.y.one.test", "/", nil, 404, ""},
+		{"spanning wildcard, one label", "x.deep.test", "/", nil, 200, "wildN"},
+		{"spanning wildcard, two labels", "x.y.deep.test", "/", nil, 200, "wildN"},
+		{"longer spanning wildcard wins", "x.y.b.deep.test", "/", nil, 200, "wildB"},
+		{"a wildcard needs a label", "deep.test", "/", nil, 404, ""},
 		{"no rule matches", "c.example.com", "/", http.Header{"Version": {"two"}}, 404, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
