@@ -173,7 +173,12 @@ func TestPlanGatewayRoutesMapsToNodePorts(t *testing.T) {
 	hdrRegex.Spec.Rules[0].Matches[0].Headers = []gwv1.HTTPHeaderMatch{{Type: ptr.To(gwv1.HeaderMatchRegularExpression), Name: "x-env", Value: "can.*"}}
 	filter := testRoute("filter", "gw", nil, pathRule(gwv1.PathMatchPathPrefix, "/f", backendRef("web", 80)))
 	filter.Spec.Rules[0].Filters = []gwv1.HTTPRouteFilter{{Type: gwv1.HTTPRouteFilterRequestRedirect}}
-	split := testRoute("split", "gw", nil, pathRule(gwv1.PathMatchPathPrefix, "/s", backendRef("web", 80), backendRef("api", 8080)))
+	// Split 3:1 between web and api, and nothing to a missing Service of weight 0 or an
+	// invalid one (whose requests go to the valid ones).
+	web3, api1, gone0, bad := backendRef("web", 80), backendRef("api", 8080), backendRef("gone", 80), backendRef("bad", 80)
+	web3.Weight, api1.Weight, gone0.Weight = ptr.To[int32](3), ptr.To[int32](1), ptr.To[int32](0)
+	bad.Kind = ptr.To(gwv1.Kind("Bucket"))
+	split := testRoute("split", "gw", nil, pathRule(gwv1.PathMatchPathPrefix, "/s", web3, api1, gone0, bad))
 	regex := testRoute("regex", "gw", nil, pathRule(gwv1.PathMatchRegularExpression, "/r.*", backendRef("web", 80)))
 	kind := testRoute("kind", "gw", []string{"kind.example.com"}, pathRule(gwv1.PathMatchPathPrefix, "/", backendRef("web", 80)))
 	kind.Spec.Rules[0].BackendRefs[0].Kind = ptr.To(gwv1.Kind("Bucket"))
@@ -209,7 +214,7 @@ func TestPlanGatewayRoutesMapsToNodePorts(t *testing.T) {
 		"header":  {"Accepted", "ResolvedRefs"},
 		"hdregex": {"UnsupportedValue", "ResolvedRefs"},
 		"filter":  {"UnsupportedValue", "ResolvedRefs"},
-		"split":   {"UnsupportedValue", "ResolvedRefs"},
+		"split":   {"Accepted", "BackendNotFound"},
 		"regex":   {"UnsupportedValue", "ResolvedRefs"},
 		"kind":    {"Accepted", "InvalidKind"},
 		"missing": {"Accepted", "BackendNotFound"},
@@ -227,7 +232,7 @@ func TestPlanGatewayRoutesMapsToNodePorts(t *testing.T) {
 	if _, ok := p.routes["default/elsewhere"]; ok {
 		t.Error("a route of another Gateway got a status from this one")
 	}
-	for _, want := range []string{"rules[0].matches[0].headers[0]: type RegularExpression is not supported (Exact is)", "filters are not supported", "traffic splitting by weight is not supported",
+	for _, want := range []string{"rules[0].matches[0].headers[0]: type RegularExpression is not supported (Exact is)", "filters are not supported", "rules[0].backendRefs[3]: backend kind Bucket is not supported",
 		"path type RegularExpression is not supported", "backend kind Bucket is not supported", "Service default/nope not found", "Service default/ci port 80 has no ready endpoints",
 		"ReferenceGrant is not supported", "no listener hostname matches"} {
 		found := false
@@ -262,6 +267,7 @@ func TestPlanGatewayRoutesMapsToNodePorts(t *testing.T) {
 		"a.example.org Prefix /":        nil, // host's parentRef names https only
 		"shop.example.com Prefix /api2": nil,
 		"hdr.example.org Prefix /h":     {"10.0.0.1:30080", "10.0.0.2:30080"},
+		" Prefix /s":                    {"10.0.0.1:30080", "10.0.0.2:30080", "10.0.0.1:30808", "10.0.0.2:30808"},
 	}
 	delete(want80, "a.example.org Prefix /")
 	delete(want80, "shop.example.com Prefix /api2")
@@ -276,11 +282,24 @@ func TestPlanGatewayRoutesMapsToNodePorts(t *testing.T) {
 		}
 	}
 	got443 := hosts(groupOn(p, 443))
-	if _, ok := got443["shop.example.com Prefix /api"]; !ok || len(got443) != 6 {
+	if _, ok := got443["shop.example.com Prefix /api"]; !ok || len(got443) != 7 {
 		t.Errorf("port 443 rules %v", got443)
 	}
-	if l := listenerNamed(p, "http"); l.attached != 7 {
-		t.Errorf("http listener attached %d routes, want 7 (shop, late, header, kind, missing, notnp, cross)", l.attached)
+	if l := listenerNamed(p, "http"); l.attached != 8 {
+		t.Errorf("http listener attached %d routes, want 8 (shop, late, header, split, kind, missing, notnp, cross)", l.attached)
+	}
+	for _, r := range groupOn(p, 80).rules {
+		if r.Path != "/s" {
+			continue
+		}
+		var ws []int
+		for _, b := range r.Backends {
+			ws = append(ws, b.Weight)
+		}
+		// web: 3/2 per node, api: 1/2 per node, scaled to 100.
+		if want := []int{100, 100, 33, 33}; !slices.Equal(ws, want) || r.FixedStatus != 0 {
+			t.Errorf("split rule weights %v fixedStatus %d, want %v and 0", ws, r.FixedStatus, want)
+		}
 	}
 	// A rule with an invalid backend answers 500; a valid Service without ready
 	// endpoints keeps its empty group (the IaaS answers 503).

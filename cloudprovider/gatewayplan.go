@@ -360,9 +360,6 @@ func unsupportedRoute(r *gwv1.HTTPRoute) []string {
 		if len(rule.Filters) > 0 {
 			out = append(out, at+": filters are not supported")
 		}
-		if len(rule.BackendRefs) > 1 {
-			out = append(out, fmt.Sprintf("%s: %d backendRefs: traffic splitting by weight is not supported (one backendRef per rule)", at, len(rule.BackendRefs)))
-		}
 		for k, b := range rule.BackendRefs {
 			if len(b.Filters) > 0 {
 				out = append(out, fmt.Sprintf("%s.backendRefs[%d]: filters are not supported", at, k))
@@ -381,27 +378,66 @@ func unsupportedRoute(r *gwv1.HTTPRoute) []string {
 	return out
 }
 
-// routeRuleBackends resolves the backendRef of one rule (unsupportedRoute made sure there is
-// at most one) to node:NodePort or pod:targetPort pairs. An empty, non-nil result makes
-// the IaaS answer 503 for the rule's requests: a broken backend never lets them fall
-// through to another rule's Service. The cond is the route's ResolvedRefs for this
-// rule; note is a warning that leaves it resolved (no ready endpoints yet).
-func routeRuleBackends(r *gwv1.HTTPRoute, rule *gwv1.HTTPRouteRule, where string, services func(ns string) backendSource, nodes []nodeIP) ([]ic.Backend, cond, string) {
+// ruleTarget is what the IaaS rule of one route rule forwards to.
+type ruleTarget struct {
+	backends []ic.Backend
+	// forwards: some backendRef is valid and weighted above zero. Without one the
+	// Gateway API asks for 500; with one whose Service has no ready endpoints yet the
+	// group is empty and the IaaS answers 503.
+	forwards bool
+}
+
+// routeRuleBackends resolves the backendRefs of one rule to node:NodePort or
+// pod:targetPort pairs, split by weight (weightedBackends). The cond is the route's
+// ResolvedRefs for this rule (the first invalid backendRef's reason, every one's message); note is a warning
+// that leaves it resolved (no ready endpoints yet). Requests the Gateway API would send
+// to an invalid backendRef go to the valid ones: a rule answers 500 only when none is.
+func routeRuleBackends(r *gwv1.HTTPRoute, rule *gwv1.HTTPRouteRule, where string, services func(ns string) backendSource, nodes []nodeIP) (ruleTarget, cond, string) {
 	ok := okCond(string(gwv1.RouteReasonResolvedRefs))
-	if len(rule.BackendRefs) == 0 {
-		return []ic.Backend{}, ok, ""
+	resolved := ok
+	var shares []weightedGroup
+	var notes []string
+	for k, b := range rule.BackendRefs {
+		at := where
+		if len(rule.BackendRefs) > 1 {
+			at = fmt.Sprintf("%s.backendRefs[%d]", where, k)
+		}
+		backends, c, note := backendRefBackends(r, b, at, services, nodes)
+		if !c.ok {
+			if resolved.ok {
+				resolved = c
+			} else {
+				resolved.msg += "; " + c.msg
+			}
+			continue
+		}
+		if note != "" {
+			notes = append(notes, note)
+		}
+		if b.Weight == nil || *b.Weight > 0 {
+			w := int32(1)
+			if b.Weight != nil {
+				w = *b.Weight
+			}
+			shares = append(shares, weightedGroup{weight: w, backends: backends})
+		}
 	}
-	b := rule.BackendRefs[0]
+	return ruleTarget{backends: weightedBackends(shares), forwards: len(shares) > 0}, resolved, strings.Join(notes, "; ")
+}
+
+// backendRefBackends resolves one backendRef.
+func backendRefBackends(r *gwv1.HTTPRoute, b gwv1.HTTPBackendRef, where string, services func(ns string) backendSource, nodes []nodeIP) ([]ic.Backend, cond, string) {
+	ok := okCond(string(gwv1.RouteReasonResolvedRefs))
 	if (b.Group != nil && *b.Group != "") || (b.Kind != nil && *b.Kind != "Service") {
-		return []ic.Backend{}, failCond(string(gwv1.RouteReasonInvalidKind), "%s: backend kind %s is not supported (a core Service is)", where, groupKind(b.Group, b.Kind)), ""
+		return nil, failCond(string(gwv1.RouteReasonInvalidKind), "%s: backend kind %s is not supported (a core Service is)", where, groupKind(b.Group, b.Kind)), ""
 	}
 	ns := r.Namespace
 	if b.Namespace != nil && string(*b.Namespace) != r.Namespace {
-		return []ic.Backend{}, failCond(string(gwv1.RouteReasonRefNotPermitted),
+		return nil, failCond(string(gwv1.RouteReasonRefNotPermitted),
 			"%s: Service %s/%s is in another namespace: ReferenceGrant is not supported", where, *b.Namespace, b.Name), ""
 	}
 	if b.Port == nil {
-		return []ic.Backend{}, failCond(string(gwv1.RouteReasonBackendNotFound), "%s: a Service backendRef needs a port", where), ""
+		return nil, failCond(string(gwv1.RouteReasonBackendNotFound), "%s: a Service backendRef needs a port", where), ""
 	}
 	res, fault := resolveBackends(ns, string(b.Name), networkingv1.ServiceBackendPort{Number: *b.Port}, services(ns), nodes)
 	if fault != nil {
@@ -409,10 +445,7 @@ func routeRuleBackends(r *gwv1.HTTPRoute, rule *gwv1.HTTPRouteRule, where string
 		if fault.kind == faultUnsupportedType {
 			reason = routeReasonUnsupportedSvc
 		}
-		return []ic.Backend{}, failCond(reason, "%s: %s", where, fault.msg), ""
-	}
-	if b.Weight != nil && *b.Weight == 0 {
-		return []ic.Backend{}, ok, "" // weight 0: no traffic to it
+		return nil, failCond(reason, "%s: %s", where, fault.msg), ""
 	}
 	note := ""
 	if res.note != "" {
@@ -560,9 +593,9 @@ func (p *gatewayPlan) addRules(r *gwv1.HTTPRoute, l *gwListener, services func(n
 		}
 		for i := range r.Spec.Rules {
 			rule := &r.Spec.Rules[i]
-			backends, resolved, _ := routeRuleBackends(r, rule, "", services, nodes)
-			fixed := 0
-			if !resolved.ok || !forwardsAnywhere(rule) {
+			rb, _, _ := routeRuleBackends(r, rule, "", services, nodes)
+			backends, fixed := rb.backends, 0
+			if !rb.forwards {
 				// The Gateway API asks for 500 where a rule has no valid backend (503
 				// stays for a valid Service that has no ready endpoints yet).
 				backends, fixed = []ic.Backend{}, http.StatusInternalServerError
@@ -597,12 +630,6 @@ func (p *gatewayPlan) addRules(r *gwv1.HTTPRoute, l *gwListener, services func(n
 			}
 		}
 	}
-}
-
-// forwardsAnywhere: the rule has a backendRef with a weight above zero (unsupportedRoute
-// made sure there is at most one).
-func forwardsAnywhere(rule *gwv1.HTTPRouteRule) bool {
-	return len(rule.BackendRefs) > 0 && (rule.BackendRefs[0].Weight == nil || *rule.BackendRefs[0].Weight > 0)
 }
 
 // headerMatches maps a match's header matches (Exact; unsupportedRoute refused the

@@ -23,6 +23,11 @@ const tagIngressUID = "kube-iaas.io/ingress-uid"
 // l7Get sends one request for host+path to vip:port (HTTPS with SNI host when tls is
 // true) and returns the status, the body and the certificate the server presented.
 func l7Get(ctx context.Context, vip string, port int, useTLS bool, host, path string) (int, string, []byte, error) {
+	return l7GetWith(ctx, vip, port, useTLS, host, path, nil)
+}
+
+// l7GetWith is l7Get with request headers.
+func l7GetWith(ctx context.Context, vip string, port int, useTLS bool, host, path string, header http.Header) (int, string, []byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	scheme := "http"
@@ -34,6 +39,9 @@ func l7Get(ctx context.Context, vip string, port int, useTLS bool, host, path st
 		return 0, "", nil, err
 	}
 	req.Host = host
+	for k, vs := range header {
+		req.Header[k] = vs
+	}
 	tr := &http.Transport{DisableKeepAlives: true, Proxy: nil,
 		// The test's certificate is self-signed; the check is that it is the one served.
 		TLSClientConfig: &tls.Config{ServerName: host, InsecureSkipVerify: true},

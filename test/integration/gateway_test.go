@@ -176,13 +176,18 @@ func TestGateway(t *testing.T) {
 			gwRule(gwv1.PathMatchPathPrefix, "/api", "gw-api", 8080),
 			gwRule(gwv1.PathMatchPathPrefix, "/", "gw-web", 80)),
 		gwRoute("admin", "shop", []gwv1.Hostname{"admin.example.org"}, gwRule(gwv1.PathMatchExact, "/login", "gw-web", 80)),
-		// Bad ones: a missing Service, a header match, a parentRef to no listener.
+		// Three of four requests to web, one to api: the IaaS backends' weights.
+		gwRoute("split", "shop", []gwv1.Hostname{"split.example.com"}, gwRule(gwv1.PathMatchPathPrefix, "/", "gw-web", 80)),
+		// Bad ones: a missing Service, a method match (the IaaS cannot), a parentRef to no listener.
 		gwRoute("missing", "shop", []gwv1.Hostname{"missing.example.com"}, gwRule(gwv1.PathMatchPathPrefix, "/", "gw-none", 80)),
-		gwRoute("header", "shop", []gwv1.Hostname{"header.example.com"}, gwRule(gwv1.PathMatchPathPrefix, "/", "gw-web", 80)),
+		gwRoute("method", "shop", []gwv1.Hostname{"method.example.com"}, gwRule(gwv1.PathMatchPathPrefix, "/", "gw-web", 80)),
 		gwRoute("section", "shop", nil, gwRule(gwv1.PathMatchPathPrefix, "/", "gw-web", 80)),
 	}
-	routes[3].Spec.Rules[0].Matches[0].Headers = []gwv1.HTTPHeaderMatch{{Name: "x-env", Value: "canary"}}
-	routes[4].Spec.ParentRefs[0].SectionName = ptr.To(gwv1.SectionName("nope"))
+	split := &routes[2].Spec.Rules[0]
+	split.BackendRefs = append(split.BackendRefs, gwRule(gwv1.PathMatchPathPrefix, "/", "gw-api", 8080).BackendRefs...)
+	split.BackendRefs[0].Weight, split.BackendRefs[1].Weight = ptr.To[int32](3), ptr.To[int32](1)
+	routes[4].Spec.Rules[0].Matches[0].Method = ptr.To(gwv1.HTTPMethodPost)
+	routes[5].Spec.ParentRefs[0].SectionName = ptr.To(gwv1.SectionName("nope"))
 	for _, r := range routes {
 		if _, err := gc.GatewayV1().HTTPRoutes("default").Create(ctx, r, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
@@ -200,7 +205,7 @@ func TestGateway(t *testing.T) {
 			return fmt.Errorf("listeners %+v", lb.Listeners)
 		}
 		// HTTP takes every host; HTTPS only those under *.example.com.
-		if len(http.Rules) != 4 || len(https.Rules) != 3 {
+		if len(http.Rules) != 5 || len(https.Rules) != 4 {
 			return fmt.Errorf("rules: HTTP %+v, HTTPS %+v", http.Rules, https.Rules)
 		}
 		for _, err := range []error{
@@ -218,6 +223,15 @@ func TestGateway(t *testing.T) {
 		}
 		if i := slices.IndexFunc(http.Rules, func(r ic.L7Rule) bool { return r.Host == "admin.example.org" }); http.Rules[i].PathType != ic.PathExact {
 			return fmt.Errorf("admin rule %+v", http.Rules[i])
+		}
+		// web's nodes weigh 3/n each, api's 1/n: scaled, 100 and 33.
+		i := slices.IndexFunc(http.Rules, func(r ic.L7Rule) bool { return r.Host == "split.example.com" })
+		weights := map[int]int{}
+		for _, b := range http.Rules[i].Backends {
+			weights[b.Port] = b.Weight
+		}
+		if len(http.Rules[i].Backends) != 2*len(ips) || weights[int(web.Spec.Ports[0].NodePort)] != 100 || weights[int(api.Spec.Ports[0].NodePort)] != 33 {
+			return fmt.Errorf("split rule backends %+v, want web's NodePort weighing 100 and api's 33 on every node", http.Rules[i].Backends)
 		}
 		return nil
 	})
@@ -248,8 +262,8 @@ func TestGateway(t *testing.T) {
 			}
 		}
 		want := map[string][3]string{ // Accepted, Programmed, attached routes
-			"http":  {"True", "True", "3"}, // shop, admin, missing
-			"https": {"True", "True", "2"}, // shop, missing
+			"http":  {"True", "True", "4"}, // shop, admin, split, missing
+			"https": {"True", "True", "3"}, // shop, split, missing
 			"tcp":   {"False", "False", "0"},
 		}
 		if len(cur.Status.Listeners) != 3 {
@@ -277,9 +291,9 @@ func TestGateway(t *testing.T) {
 	routeCondition(t, gc, "shop", "shop", "ResolvedRefs", metav1.ConditionTrue, "ResolvedRefs")
 	routeCondition(t, gc, "missing", "shop", "Accepted", metav1.ConditionTrue, "Accepted")
 	routeCondition(t, gc, "missing", "shop", "ResolvedRefs", metav1.ConditionFalse, string(gwv1.RouteReasonBackendNotFound))
-	routeCondition(t, gc, "header", "shop", "Accepted", metav1.ConditionFalse, string(gwv1.RouteReasonUnsupportedValue))
+	routeCondition(t, gc, "method", "shop", "Accepted", metav1.ConditionFalse, string(gwv1.RouteReasonUnsupportedValue))
 	routeCondition(t, gc, "section", "shop", "Accepted", metav1.ConditionFalse, string(gwv1.RouteReasonNoMatchingParent))
-	if ev := waitEvent(t, "default", "HTTPRoute", "header", iaas.ReasonRouteUnsupported); ev.Type != v1.EventTypeWarning {
+	if ev := waitEvent(t, "default", "HTTPRoute", "method", iaas.ReasonRouteUnsupported); ev.Type != v1.EventTypeWarning {
 		t.Fatalf("event %+v", ev)
 	}
 	waitEvent(t, "default", "HTTPRoute", "missing", iaas.ReasonRouteBackend)
