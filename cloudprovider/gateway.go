@@ -56,6 +56,7 @@ type GatewayController struct {
 	slices   discoverylisters.EndpointSliceLister
 	nodes    corelisters.NodeLister
 	nsl      corelisters.NamespaceLister
+	grants   refGrants
 	synced   []cache.InformerSynced
 	queue    workqueue.TypedRateLimitingInterface[string]
 	workers  int
@@ -74,8 +75,9 @@ const (
 // NewGatewayController builds the controller of a Cloud made by New. f gives the core
 // informers (shared with the other controllers); the Gateway API informers come from
 // their own factory on gw, started by Run. The caller checks that the Gateway API is
-// installed first.
-func (c *Cloud) NewGatewayController(kube kubernetes.Interface, gw gwclient.Interface, f informers.SharedInformerFactory) *GatewayController {
+// installed first, and whether it serves ReferenceGrants (withGrants; without them
+// only references within a namespace are allowed).
+func (c *Cloud) NewGatewayController(kube kubernetes.Interface, gw gwclient.Interface, f informers.SharedInformerFactory, withGrants bool) *GatewayController {
 	gf := gwinformers.NewSharedInformerFactory(gw, 0)
 	cls := gf.Gateway().V1().GatewayClasses()
 	gws := gf.Gateway().V1().Gateways()
@@ -113,6 +115,15 @@ func (c *Cloud) NewGatewayController(kube kubernetes.Interface, gw gwclient.Inte
 		workers: 2,
 		start:   gf.Start,
 		warned:  map[string][]string{},
+		grants:  noGrants,
+	}
+	if withGrants {
+		rgs := gf.Gateway().V1().ReferenceGrants()
+		g.grants = grantsFrom(rgs.Lister())
+		g.synced = append(g.synced, rgs.Informer().HasSynced)
+		// Grants are few and rarely change: any change resyncs every Gateway.
+		all := func(any) { g.enqueueGateways(nil) }
+		_, _ = rgs.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: all, UpdateFunc: func(_, n any) { all(n) }, DeleteFunc: all})
 	}
 	g.watch(cls.Informer(), gws.Informer(), rts.Informer(), svc.Informer(), sec.Informer(), nodes.Informer(), nss.Informer())
 	watchEndpointSlices(eps.Informer(), func(ns, name string) { g.enqueueServiceRoutes(ns, name, endpointsSettle) })
@@ -126,15 +137,16 @@ func (c *GatewayController) enqueueGateway(ns, name string) {
 	c.queue.Add(gatewayKeyPrefix + ns + "/" + name)
 }
 
-// enqueueServiceRoutes queues, after d, the Gateways of the routes in ns that send to
-// Service name (a burst of changes within d makes one sync).
+// enqueueServiceRoutes queues, after d, the Gateways of the routes (of any namespace:
+// ReferenceGrants) that send to Service ns/name (a burst of changes within d makes one
+// sync).
 func (c *GatewayController) enqueueServiceRoutes(ns, name string, d time.Duration) {
-	list, err := c.routes.HTTPRoutes(ns).List(labels.Everything())
+	list, err := c.routes.List(labels.Everything())
 	if err != nil {
 		return
 	}
 	for _, r := range list {
-		if routeReferencesService(r, name) {
+		if routeReferencesService(r, ns, name) {
 			c.forParents(r, func(gns, gname string) { c.queue.AddAfter(gatewayKeyPrefix+gns+"/"+gname, d) })
 		}
 	}
@@ -238,7 +250,7 @@ func (c *GatewayController) watch(cls, gws, rts, svc, sec, nodes, nss cache.Shar
 		if !ok {
 			return
 		}
-		c.enqueueGateways(func(g *gwv1.Gateway) bool { return g.Namespace == s.Namespace && gatewayUsesSecret(g, s.Name) })
+		c.enqueueGateways(func(g *gwv1.Gateway) bool { return gatewayUsesSecret(g, s.Namespace, s.Name) })
 	}
 	_, _ = sec.AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: onSecret, UpdateFunc: func(_, n any) { onSecret(n) }, DeleteFunc: onSecret})
 	all := func(any) { c.enqueueGateways(nil) }
@@ -263,10 +275,14 @@ func (c *GatewayController) watch(cls, gws, rts, svc, sec, nodes, nss cache.Shar
 	})
 }
 
-func routeReferencesService(r *gwv1.HTTPRoute, name string) bool {
+func routeReferencesService(r *gwv1.HTTPRoute, ns, name string) bool {
 	for _, rule := range r.Spec.Rules {
 		for _, b := range rule.BackendRefs {
-			if string(b.Name) == name {
+			bns := r.Namespace
+			if b.Namespace != nil {
+				bns = string(*b.Namespace)
+			}
+			if bns == ns && string(b.Name) == name {
 				return true
 			}
 		}
@@ -274,13 +290,17 @@ func routeReferencesService(r *gwv1.HTTPRoute, name string) bool {
 	return false
 }
 
-func gatewayUsesSecret(g *gwv1.Gateway, name string) bool {
+func gatewayUsesSecret(g *gwv1.Gateway, ns, name string) bool {
 	for _, l := range g.Spec.Listeners {
 		if l.TLS == nil {
 			continue
 		}
 		for _, r := range l.TLS.CertificateRefs {
-			if string(r.Name) == name {
+			rns := g.Namespace
+			if r.Namespace != nil {
+				rns = string(*r.Namespace)
+			}
+			if rns == ns && string(r.Name) == name {
 				return true
 			}
 		}

@@ -60,7 +60,11 @@ func testRoute(name, gw string, hosts []string, rules ...gwv1.HTTPRouteRule) *gw
 }
 
 func planFor(gw *gwv1.Gateway, svcs []*v1.Service, nodes []nodeIP, routes ...*gwv1.HTTPRoute) *gatewayPlan {
-	p := planGatewayListeners(gw, func(*gwv1.RouteNamespaces) (func(string) bool, error) { return nil, errNoSelector })
+	return planWithGrants(gw, noGrants, svcs, nodes, routes...)
+}
+
+func planWithGrants(gw *gwv1.Gateway, grants refGrants, svcs []*v1.Service, nodes []nodeIP, routes ...*gwv1.HTTPRoute) *gatewayPlan {
+	p := planGatewayListeners(gw, func(*gwv1.RouteNamespaces) (func(string) bool, error) { return nil, errNoSelector }, grants)
 	p.attachRoutes(gw, routes, func(string) backendSource { return services(svcs...) }, nodes)
 	return p
 }
@@ -129,7 +133,7 @@ func TestPlanGatewayListeners(t *testing.T) {
 	if k := listenerNamed(p, "kinds"); len(k.kinds) != 0 {
 		t.Errorf("listener kinds: supported %v, want none", k.kinds)
 	}
-	if g := groupOn(p, 443); g == nil || len(g.listeners) != 2 || g.secret != "tls" || g.proto != ic.ProtocolHTTPS {
+	if g := groupOn(p, 443); g == nil || len(g.listeners) != 2 || g.secret != (nsName{"default", "tls"}) || g.proto != ic.ProtocolHTTPS {
 		t.Fatalf("443 group %+v", g)
 	}
 	if !hasProblem(p.problems, "listener tcp: protocol TCP is not supported") {
@@ -234,7 +238,7 @@ func TestPlanGatewayRoutesMapsToNodePorts(t *testing.T) {
 	}
 	for _, want := range []string{"rules[0].matches[0].headers[0]: type RegularExpression is not supported (Exact is)", "filters are not supported", "rules[0].backendRefs[3]: backend kind Bucket is not supported",
 		"path type RegularExpression is not supported", "backend kind Bucket is not supported", "Service default/nope not found", "Service default/ci port 80 has no ready endpoints",
-		"ReferenceGrant is not supported", "no listener hostname matches"} {
+		"no ReferenceGrant there allows HTTPRoutes of default", "no listener hostname matches"} {
 		found := false
 		for _, probs := range p.routeProb {
 			found = found || hasProblem(probs, want)
@@ -378,7 +382,7 @@ func newGwEnv(t *testing.T, core []runtime.Object, gws ...runtime.Object) *gwEnv
 		}
 	}
 	f := informers.NewSharedInformerFactory(e.kube, 0)
-	ctl := e.cloud.NewGatewayController(e.kube, gc, f)
+	ctl := e.cloud.NewGatewayController(e.kube, gc, f, true)
 	f.Start(ctx.Done())
 	ctl.start(ctx.Done())
 	f.WaitForCacheSync(ctx.Done())

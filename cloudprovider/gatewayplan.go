@@ -51,7 +51,7 @@ type gwListener struct {
 	proto      ic.Protocol
 	port       int
 	hostname   string
-	secret     string // HTTPS: the Secret of certificateRefs[0], in the Gateway's namespace
+	secret     nsName // HTTPS: the Secret of certificateRefs[0]
 	kinds      []gwv1.RouteGroupKind
 	from       gwv1.FromNamespaces
 	selector   func(ns string) bool // From=Selector
@@ -69,7 +69,7 @@ func (l *gwListener) valid() bool { return l.accepted.ok && l.conflicted.ok }
 type gwGroup struct {
 	proto     ic.Protocol
 	port      int
-	secret    string
+	secret    nsName
 	certID    string // HTTPS: the certificate the IaaS listener gets (ensureCerts)
 	listeners []*gwListener
 	rules     []ic.L7Rule
@@ -85,9 +85,15 @@ type routeParent struct {
 	resolved cond
 }
 
+// nsName names a namespaced object.
+type nsName struct{ ns, name string }
+
+func (n nsName) String() string { return n.ns + "/" + n.name }
+
 // gatewayPlan is what a Gateway and its routes ask of the load balancer, and the
 // status of each.
 type gatewayPlan struct {
+	grants    refGrants // for certificateRefs and backendRefs to other namespaces
 	accepted  cond
 	listeners []*gwListener
 	groups    []*gwGroup
@@ -97,10 +103,10 @@ type gatewayPlan struct {
 }
 
 // planGatewayListeners checks the Gateway and its listeners and groups the listeners
-// by IaaS listener (protocol, port). nsLabels reads a namespace's labels for
-// allowedRoutes selectors.
-func planGatewayListeners(gw *gwv1.Gateway, nsMatch func(sel *gwv1.RouteNamespaces) (func(string) bool, error)) *gatewayPlan {
-	p := &gatewayPlan{routes: map[string][]routeParent{}, routeProb: map[string][]problem{}}
+// by IaaS listener (protocol, port). nsMatch tests namespaces against allowedRoutes
+// selectors; grants allows references to other namespaces.
+func planGatewayListeners(gw *gwv1.Gateway, nsMatch func(sel *gwv1.RouteNamespaces) (func(string) bool, error), grants refGrants) *gatewayPlan {
+	p := &gatewayPlan{grants: grants, routes: map[string][]routeParent{}, routeProb: map[string][]problem{}}
 	p.accepted = okCond(string(gwv1.GatewayReasonAccepted))
 	switch {
 	case len(gw.Spec.Addresses) > 0:
@@ -119,7 +125,7 @@ func planGatewayListeners(gw *gwv1.Gateway, nsMatch func(sel *gwv1.RouteNamespac
 	byPort := map[int]*gwGroup{}
 	for i := range gw.Spec.Listeners {
 		gl := &gw.Spec.Listeners[i]
-		l := planListener(gw, gl, nsMatch)
+		l := planListener(gw, gl, nsMatch, grants)
 		p.listeners = append(p.listeners, l)
 		if !l.accepted.ok {
 			continue
@@ -136,7 +142,7 @@ func planGatewayListeners(gw *gwv1.Gateway, nsMatch func(sel *gwv1.RouteNamespac
 			continue
 		case l.proto == ic.ProtocolHTTPS && l.secret != g.secret:
 			l.accepted = failCond(string(gwv1.ListenerReasonUnsupportedValue),
-				"the IaaS HTTPS listener on port %d holds one certificate (Secret %s of listener %s); use one certificate per port", l.port, g.secret, g.listeners[0].name)
+				"the IaaS HTTPS listener on port %d holds one certificate (Secret %s of listener %s); use one certificate per port", l.port, g.secret.name, g.listeners[0].name)
 			continue
 		}
 		if dup := hostnameTaken(g, l.hostname); dup != nil {
@@ -181,7 +187,7 @@ func hostnameTaken(g *gwGroup, host string) *gwListener {
 	return nil
 }
 
-func planListener(gw *gwv1.Gateway, gl *gwv1.Listener, nsMatch func(sel *gwv1.RouteNamespaces) (func(string) bool, error)) *gwListener {
+func planListener(gw *gwv1.Gateway, gl *gwv1.Listener, nsMatch func(sel *gwv1.RouteNamespaces) (func(string) bool, error), grants refGrants) *gwListener {
 	l := &gwListener{name: string(gl.Name), port: int(gl.Port),
 		accepted: okCond(string(gwv1.ListenerReasonAccepted)), resolved: okCond(string(gwv1.ListenerReasonResolvedRefs)),
 		conflicted: okCond(string(gwv1.ListenerReasonNoConflicts))}
@@ -255,11 +261,16 @@ func planListener(gw *gwv1.Gateway, gl *gwv1.Listener, nsMatch func(sel *gwv1.Ro
 	switch {
 	case (ref.Group != nil && *ref.Group != "") || (ref.Kind != nil && *ref.Kind != "Secret"):
 		l.resolved = failCond(string(gwv1.ListenerReasonInvalidCertificateRef), "certificateRefs[0] must be a core Secret")
-	case ref.Namespace != nil && string(*ref.Namespace) != gw.Namespace:
-		l.resolved = failCond(string(gwv1.ListenerReasonRefNotPermitted),
-			"certificateRefs[0] is in namespace %s: Secrets of other namespaces (ReferenceGrant) are not supported", *ref.Namespace)
 	default:
-		l.secret = string(ref.Name)
+		l.secret = nsName{gw.Namespace, string(ref.Name)}
+		if ref.Namespace != nil {
+			l.secret.ns = string(*ref.Namespace)
+		}
+		if !grants("Gateway", gw.Namespace, "Secret", l.secret.ns, l.secret.name) {
+			l.resolved = failCond(string(gwv1.ListenerReasonRefNotPermitted),
+				"certificateRefs[0]: Secret %s is in another namespace and no ReferenceGrant there allows Gateways of %s to use it", l.secret, gw.Namespace)
+			l.secret = nsName{}
+		}
 	}
 	return l
 }
@@ -392,7 +403,7 @@ type ruleTarget struct {
 // ResolvedRefs for this rule (the first invalid backendRef's reason, every one's message); note is a warning
 // that leaves it resolved (no ready endpoints yet). Requests the Gateway API would send
 // to an invalid backendRef go to the valid ones: a rule answers 500 only when none is.
-func routeRuleBackends(r *gwv1.HTTPRoute, rule *gwv1.HTTPRouteRule, where string, services func(ns string) backendSource, nodes []nodeIP) (ruleTarget, cond, string) {
+func routeRuleBackends(r *gwv1.HTTPRoute, rule *gwv1.HTTPRouteRule, where string, grants refGrants, services func(ns string) backendSource, nodes []nodeIP) (ruleTarget, cond, string) {
 	ok := okCond(string(gwv1.RouteReasonResolvedRefs))
 	resolved := ok
 	var shares []weightedGroup
@@ -402,7 +413,7 @@ func routeRuleBackends(r *gwv1.HTTPRoute, rule *gwv1.HTTPRouteRule, where string
 		if len(rule.BackendRefs) > 1 {
 			at = fmt.Sprintf("%s.backendRefs[%d]", where, k)
 		}
-		backends, c, note := backendRefBackends(r, b, at, services, nodes)
+		backends, c, note := backendRefBackends(r, b, at, grants, services, nodes)
 		if !c.ok {
 			if resolved.ok {
 				resolved = c
@@ -426,15 +437,18 @@ func routeRuleBackends(r *gwv1.HTTPRoute, rule *gwv1.HTTPRouteRule, where string
 }
 
 // backendRefBackends resolves one backendRef.
-func backendRefBackends(r *gwv1.HTTPRoute, b gwv1.HTTPBackendRef, where string, services func(ns string) backendSource, nodes []nodeIP) ([]ic.Backend, cond, string) {
+func backendRefBackends(r *gwv1.HTTPRoute, b gwv1.HTTPBackendRef, where string, grants refGrants, services func(ns string) backendSource, nodes []nodeIP) ([]ic.Backend, cond, string) {
 	ok := okCond(string(gwv1.RouteReasonResolvedRefs))
 	if (b.Group != nil && *b.Group != "") || (b.Kind != nil && *b.Kind != "Service") {
 		return nil, failCond(string(gwv1.RouteReasonInvalidKind), "%s: backend kind %s is not supported (a core Service is)", where, groupKind(b.Group, b.Kind)), ""
 	}
 	ns := r.Namespace
-	if b.Namespace != nil && string(*b.Namespace) != r.Namespace {
+	if b.Namespace != nil {
+		ns = string(*b.Namespace)
+	}
+	if !grants("HTTPRoute", r.Namespace, "Service", ns, string(b.Name)) {
 		return nil, failCond(string(gwv1.RouteReasonRefNotPermitted),
-			"%s: Service %s/%s is in another namespace: ReferenceGrant is not supported", where, *b.Namespace, b.Name), ""
+			"%s: Service %s/%s is in another namespace and no ReferenceGrant there allows HTTPRoutes of %s to use it", where, ns, b.Name, r.Namespace), ""
 	}
 	if b.Port == nil {
 		return nil, failCond(string(gwv1.RouteReasonBackendNotFound), "%s: a Service backendRef needs a port", where), ""
@@ -496,7 +510,7 @@ func (p *gatewayPlan) attachRoutes(gw *gwv1.Gateway, routes []*gwv1.HTTPRoute, s
 			var faults, notes []string
 			for i := range r.Spec.Rules {
 				rule := &r.Spec.Rules[i]
-				_, c, note := routeRuleBackends(r, rule, fmt.Sprintf("rules[%d]", i), services, nil)
+				_, c, note := routeRuleBackends(r, rule, fmt.Sprintf("rules[%d]", i), p.grants, services, nil)
 				if !c.ok {
 					if rp.resolved.ok {
 						rp.resolved.ok, rp.resolved.reason = false, c.reason
@@ -593,7 +607,7 @@ func (p *gatewayPlan) addRules(r *gwv1.HTTPRoute, l *gwListener, services func(n
 		}
 		for i := range r.Spec.Rules {
 			rule := &r.Spec.Rules[i]
-			rb, _, _ := routeRuleBackends(r, rule, "", services, nodes)
+			rb, _, _ := routeRuleBackends(r, rule, "", p.grants, services, nodes)
 			backends, fixed := rb.backends, 0
 			if !rb.forwards {
 				// The Gateway API asks for 500 where a rule has no valid backend (503

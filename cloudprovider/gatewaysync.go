@@ -80,7 +80,7 @@ func (c *GatewayController) ensure(ctx context.Context, gw *gwv1.Gateway) (time.
 	if err != nil {
 		return 0, err
 	}
-	plan := planGatewayListeners(gw, c.nsMatcher)
+	plan := planGatewayListeners(gw, c.nsMatcher, c.grants)
 	services := func(ns string) backendSource { return namespaceBackends(c.services, c.slices, ns) }
 	plan.attachRoutes(gw, slices.Clone(routes), services, backendNodes(nodeList, nil))
 	lbType, probs := gatewayLBType(gw, c.lbs.defaultType)
@@ -169,7 +169,7 @@ func (c *GatewayController) ensureCerts(ctx context.Context, gw *gwv1.Gateway, p
 	var have []ic.Certificate
 	listed := false
 	for _, g := range plan.groups {
-		if g.proto != ic.ProtocolHTTPS || g.secret == "" {
+		if g.proto != ic.ProtocolHTTPS || g.secret.name == "" {
 			continue
 		}
 		id, bad, err := c.certs.fromSecret(ctx, o, g.secret, &have, &listed)
@@ -177,7 +177,7 @@ func (c *GatewayController) ensureCerts(ctx context.Context, gw *gwv1.Gateway, p
 			return nil, nil, err
 		}
 		if bad != "" {
-			msg := fmt.Sprintf("Secret %s/%s: %s", gw.Namespace, g.secret, bad)
+			msg := fmt.Sprintf("Secret %s: %s", g.secret, bad)
 			if cur := current[g.key()]; cur != "" {
 				msg += fmt.Sprintf("; HTTPS on port %d keeps certificate %s", g.port, cur)
 				id = cur

@@ -109,7 +109,7 @@ func (c *ingressCerts) ensure(ctx context.Context, ing *networkingv1.Ingress, cu
 	}
 	o := certOwner{ns: ing.Namespace, name: ing.Name, uid: string(ing.UID), uidTag: TagIngressUID, nameTag: TagIngress}
 	var listed bool
-	id, bad, err := c.fromSecret(ctx, o, name, &have, &listed)
+	id, bad, err := c.fromSecret(ctx, o, nsName{ing.Namespace, name}, &have, &listed)
 	switch {
 	case err != nil:
 		return "", nil, probs, err
@@ -125,13 +125,13 @@ type certOwner struct {
 	uidTag, nameTag string // TagIngressUID/TagIngress or TagGatewayUID/TagGateway
 }
 
-// fromSecret returns the id of the certificate holding Secret ns/secret of o, uploaded
+// fromSecret returns the id of the certificate holding Secret secret for o, uploaded
 // if no certificate of o holds that content yet. A Secret that is missing or bad gives
 // bad (what is wrong, for a status or Event) and no API call; err is for IaaS failures.
 // *have is o's certificates, listed once (on the first call that gets past the Secret
 // checks, *listed then true) so a Gateway with several HTTPS listeners lists once.
-func (c *ingressCerts) fromSecret(ctx context.Context, o certOwner, secret string, have *[]ic.Certificate, listed *bool) (id, bad string, err error) {
-	s, err := c.secret(o.ns, secret)
+func (c *ingressCerts) fromSecret(ctx context.Context, o certOwner, secret nsName, have *[]ic.Certificate, listed *bool) (id, bad string, err error) {
+	s, err := c.secret(secret.ns, secret.name)
 	if apierrors.IsNotFound(err) || (err == nil && s == nil) {
 		return "", "not found", nil
 	}
@@ -159,11 +159,11 @@ func (c *ingressCerts) fromSecret(ctx context.Context, o certOwner, secret strin
 		}
 	}
 	req := &ic.UploadCertificateRequest{
-		Name:           truncName(fmt.Sprintf("%s-%s-%s", c.cluster, o.ns, secret)),
+		Name:           truncName(fmt.Sprintf("%s-%s-%s", c.cluster, secret.ns, secret.name)),
 		CertificatePEM: string(crt), PrivateKeyPEM: string(key),
 		Tags: map[string]string{
 			TagCluster: c.cluster, o.uidTag: o.uid, o.nameTag: o.ns + "." + o.name,
-			TagTLSSecret: o.ns + "." + secret, TagCertHash: hash,
+			TagTLSSecret: secret.ns + "." + secret.name, TagCertHash: hash,
 		},
 	}
 	// Same owner, same content: the same token, so a CCM killed after the upload

@@ -31,7 +31,8 @@ func startGatewayController(initCtx app.ControllerInitContext, cfg *config.Compl
 			return nil, false, nil
 		}
 		kube := cfg.ClientBuilder.ClientOrDie(initCtx.ClientName)
-		if missing, err := gatewayAPIMissing(kube.Discovery()); err != nil {
+		missing, grants, err := gatewayAPIMissing(kube.Discovery())
+		if err != nil {
 			return nil, false, fmt.Errorf("checking for the Gateway API: %w", err)
 		} else if missing != "" {
 			klog.InfoS("Gateway API not installed; the Gateway controller is off (install the CRDs and restart the CCM to turn it on)",
@@ -47,21 +48,26 @@ func startGatewayController(initCtx app.ControllerInitContext, cfg *config.Compl
 		}
 		// The core informers registered here are started by the CCM after every
 		// controller's init, with the shared ones; Run starts the Gateway API ones.
-		g := c.NewGatewayController(kube, gw, cfg.SharedInformers)
+		if !grants {
+			klog.InfoS("ReferenceGrants not served; Gateways and HTTPRoutes may refer only to their own namespace",
+				"groupVersion", gwv1.GroupVersion.String())
+		}
+		g := c.NewGatewayController(kube, gw, cfg.SharedInformers, grants)
 		go g.Run(ctx)
 		return nil, true, nil
 	}
 }
 
 // gatewayAPIMissing names the first Gateway API resource the apiserver does not serve,
-// or "" when all the controller needs are there.
-func gatewayAPIMissing(d discovery.DiscoveryInterface) (string, error) {
+// or "" when all the controller needs are there; grants says whether ReferenceGrants
+// are served in v1 too (optional: CRDs before Gateway API v1.5 have them in v1beta1 only).
+func gatewayAPIMissing(d discovery.DiscoveryInterface) (missing string, grants bool, err error) {
 	list, err := d.ServerResourcesForGroupVersion(gwv1.GroupVersion.String())
 	if apierrors.IsNotFound(err) {
-		return gwv1.GroupVersion.String(), nil
+		return gwv1.GroupVersion.String(), false, nil
 	}
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	have := map[string]bool{}
 	for _, r := range list.APIResources {
@@ -69,8 +75,8 @@ func gatewayAPIMissing(d discovery.DiscoveryInterface) (string, error) {
 	}
 	for _, r := range []string{"gatewayclasses", "gateways", "httproutes"} {
 		if !have[r] {
-			return r, nil
+			return r, false, nil
 		}
 	}
-	return "", nil
+	return "", have["referencegrants"], nil
 }
