@@ -176,7 +176,7 @@ func TestPlanGatewayRoutesMapsToNodePorts(t *testing.T) {
 	hdrRegex := testRoute("hdregex", "gw", nil, pathRule(gwv1.PathMatchPathPrefix, "/hr", backendRef("web", 80)))
 	hdrRegex.Spec.Rules[0].Matches[0].Headers = []gwv1.HTTPHeaderMatch{{Type: ptr.To(gwv1.HeaderMatchRegularExpression), Name: "x-env", Value: "can.*"}}
 	filter := testRoute("filter", "gw", nil, pathRule(gwv1.PathMatchPathPrefix, "/f", backendRef("web", 80)))
-	filter.Spec.Rules[0].Filters = []gwv1.HTTPRouteFilter{{Type: gwv1.HTTPRouteFilterRequestRedirect}}
+	filter.Spec.Rules[0].Filters = []gwv1.HTTPRouteFilter{{Type: gwv1.HTTPRouteFilterURLRewrite, URLRewrite: &gwv1.HTTPURLRewriteFilter{Hostname: ptr.To(gwv1.PreciseHostname("x.example.com"))}}}
 	// Split 3:1 between web and api, and nothing to a missing Service of weight 0 or an
 	// invalid one (whose requests go to the valid ones).
 	web3, api1, gone0, bad := backendRef("web", 80), backendRef("api", 8080), backendRef("gone", 80), backendRef("bad", 80)
@@ -236,7 +236,7 @@ func TestPlanGatewayRoutesMapsToNodePorts(t *testing.T) {
 	if _, ok := p.routes["default/elsewhere"]; ok {
 		t.Error("a route of another Gateway got a status from this one")
 	}
-	for _, want := range []string{"rules[0].matches[0].headers[0]: type RegularExpression is not supported (Exact is)", "filters are not supported", "rules[0].backendRefs[3]: backend kind Bucket is not supported",
+	for _, want := range []string{"rules[0].matches[0].headers[0]: type RegularExpression is not supported (Exact is)", "rules[0].filters[0]: filter type URLRewrite is not supported", "rules[0].backendRefs[3]: backend kind Bucket is not supported",
 		"path type RegularExpression is not supported", "backend kind Bucket is not supported", "Service default/nope not found", "Service default/ci port 80 has no ready endpoints",
 		"no ReferenceGrant there allows HTTPRoutes of default", "no listener hostname matches"} {
 		found := false
@@ -680,5 +680,50 @@ func TestPlanGatewayWildcardHostsSpanLabels(t *testing.T) {
 	}
 	if !maps.Equal(got, want) {
 		t.Errorf("rule hosts and spanning %v, want %v", got, want)
+	}
+}
+
+// RequestHeaderModifier and RequestRedirect filters become the IaaS rule's header
+// edits and redirect (302 by default, no backends); a redirect that rewrites the path
+// and header edits the IaaS refuses (Host) make the route unsupported.
+func TestPlanGatewayFilters(t *testing.T) {
+	web := nodePortService("web", v1.ServiceTypeNodePort, v1.ServicePort{Port: 80, NodePort: 30080, Protocol: v1.ProtocolTCP})
+	gw := testGateway("gw", httpListener("http", 80, ""))
+	edit := testRoute("edit", "gw", []string{"edit.example.com"}, pathRule(gwv1.PathMatchPathPrefix, "/", backendRef("web", 80)))
+	edit.Spec.Rules[0].Filters = []gwv1.HTTPRouteFilter{{Type: gwv1.HTTPRouteFilterRequestHeaderModifier, RequestHeaderModifier: &gwv1.HTTPHeaderFilter{
+		Set: []gwv1.HTTPHeader{{Name: "X-Set", Value: "s"}}, Add: []gwv1.HTTPHeader{{Name: "X-Add", Value: "a"}}, Remove: []string{"X-Drop"}}}}
+	moved := testRoute("moved", "gw", []string{"moved.example.com"}, gwv1.HTTPRouteRule{Filters: []gwv1.HTTPRouteFilter{{Type: gwv1.HTTPRouteFilterRequestRedirect,
+		RequestRedirect: &gwv1.HTTPRequestRedirectFilter{Hostname: ptr.To(gwv1.PreciseHostname("example.org"))}}}})
+	perm := testRoute("perm", "gw", []string{"perm.example.com"}, gwv1.HTTPRouteRule{Filters: []gwv1.HTTPRouteFilter{{Type: gwv1.HTTPRouteFilterRequestRedirect,
+		RequestRedirect: &gwv1.HTTPRequestRedirectFilter{Scheme: ptr.To("https"), Port: ptr.To(gwv1.PortNumber(8443)), StatusCode: ptr.To(301)}}}})
+	pathRedirect := testRoute("pathredirect", "gw", []string{"p.example.com"}, gwv1.HTTPRouteRule{Filters: []gwv1.HTTPRouteFilter{{Type: gwv1.HTTPRouteFilterRequestRedirect,
+		RequestRedirect: &gwv1.HTTPRequestRedirectFilter{Path: &gwv1.HTTPPathModifier{Type: gwv1.FullPathHTTPPathModifier, ReplaceFullPath: ptr.To("/x")}}}}})
+	hostEdit := testRoute("hostedit", "gw", []string{"h.example.com"}, pathRule(gwv1.PathMatchPathPrefix, "/", backendRef("web", 80)))
+	hostEdit.Spec.Rules[0].Filters = []gwv1.HTTPRouteFilter{{Type: gwv1.HTTPRouteFilterRequestHeaderModifier, RequestHeaderModifier: &gwv1.HTTPHeaderFilter{
+		Set: []gwv1.HTTPHeader{{Name: "Host", Value: "other"}}}}}
+	p := planFor(gw, []*v1.Service{web}, []nodeIP{{"n1", "10.0.0.1"}}, edit, moved, perm, pathRedirect, hostEdit)
+
+	rules := map[string]ic.L7Rule{}
+	for _, r := range groupOn(p, 80).rules {
+		rules[r.Host] = r
+	}
+	if len(rules) != 3 {
+		t.Fatalf("rules %+v, want edit, moved and perm only", rules)
+	}
+	e := rules["edit.example.com"]
+	if want := (&ic.HeaderEdits{Set: []ic.HeaderMatch{{Name: "X-Set", Value: "s"}}, Add: []ic.HeaderMatch{{Name: "X-Add", Value: "a"}}, Remove: []string{"X-Drop"}}); e.RequestHeaders == nil ||
+		!slices.Equal(e.RequestHeaders.Set, want.Set) || !slices.Equal(e.RequestHeaders.Add, want.Add) || !slices.Equal(e.RequestHeaders.Remove, want.Remove) || len(e.Backends) != 1 || e.Redirect != nil {
+		t.Errorf("edit rule %+v (edits %+v)", e, e.RequestHeaders)
+	}
+	for host, want := range map[string]ic.Redirect{"moved.example.com": {Host: "example.org", StatusCode: 302}, "perm.example.com": {Scheme: "https", Port: 8443, StatusCode: 301}} {
+		r := rules[host]
+		if r.Redirect == nil || *r.Redirect != want || len(r.Backends) != 0 || r.FixedStatus != 0 {
+			t.Errorf("%s rule %+v (redirect %+v), want redirect %+v", host, r, r.Redirect, want)
+		}
+	}
+	for name, want := range map[string]string{"pathredirect": "requestRedirect.path is not supported", "hostedit": "Host cannot be edited"} {
+		if s := p.routes["default/"+name]; len(s) != 1 || s[0].accepted.reason != string(gwv1.RouteReasonUnsupportedValue) || !strings.Contains(s[0].accepted.msg, want) {
+			t.Errorf("route %s: %+v, want UnsupportedValue saying %q", name, s, want)
+		}
 	}
 }

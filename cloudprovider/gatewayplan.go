@@ -368,8 +368,20 @@ func unsupportedRoute(r *gwv1.HTTPRoute) []string {
 				out = append(out, fmt.Sprintf("%s: path type %s is not supported (PathPrefix and Exact are)", mat, *m.Path.Type))
 			}
 		}
-		if len(rule.Filters) > 0 {
-			out = append(out, at+": filters are not supported")
+		for k, f := range rule.Filters {
+			fp := fmt.Sprintf("%s.filters[%d]", at, k)
+			switch {
+			case f.Type == gwv1.HTTPRouteFilterRequestHeaderModifier && f.RequestHeaderModifier != nil:
+				if err := validate.HeaderEdits(fp+".requestHeaderModifier", headerEdits(f.RequestHeaderModifier)); err != nil {
+					out = append(out, err.Message)
+				}
+			case f.Type == gwv1.HTTPRouteFilterRequestRedirect && f.RequestRedirect != nil:
+				if f.RequestRedirect.Path != nil {
+					out = append(out, fp+": requestRedirect.path is not supported (scheme, hostname, port and statusCode are)")
+				}
+			default:
+				out = append(out, fmt.Sprintf("%s: filter type %s is not supported (RequestHeaderModifier and RequestRedirect are)", fp, f.Type))
+			}
 		}
 		for k, b := range rule.BackendRefs {
 			if len(b.Filters) > 0 {
@@ -609,7 +621,11 @@ func (p *gatewayPlan) addRules(r *gwv1.HTTPRoute, l *gwListener, services func(n
 			rule := &r.Spec.Rules[i]
 			rb, _, _ := routeRuleBackends(r, rule, "", p.grants, services, nodes)
 			backends, fixed := rb.backends, 0
-			if !rb.forwards {
+			edits, redirect := ruleFilters(rule)
+			switch {
+			case redirect != nil:
+				backends = []ic.Backend{} // answered by the load balancer
+			case !rb.forwards:
 				// The Gateway API asks for 500 where a rule has no valid backend (503
 				// stays for a valid Service that has no ready endpoints yet).
 				backends, fixed = []ic.Backend{}, http.StatusInternalServerError
@@ -620,7 +636,7 @@ func (p *gatewayPlan) addRules(r *gwv1.HTTPRoute, l *gwListener, services func(n
 			}
 			for _, m := range matches {
 				lr := ic.L7Rule{Host: host, Path: "/", PathType: ic.PathPrefix, Backends: backends, FixedStatus: fixed,
-					WildcardSpansLabels: strings.HasPrefix(host, "*.")}
+					WildcardSpansLabels: strings.HasPrefix(host, "*."), RequestHeaders: edits, Redirect: redirect}
 				if m.Path != nil {
 					if m.Path.Value != nil {
 						lr.Path = *m.Path.Value

@@ -45,6 +45,11 @@ type L7Rule struct {
 	// backend is misconfigured says so with 500 instead of the 503 of a group with no
 	// healthy backend.
 	FixedStatus int `json:"fixedStatus,omitempty"`
+	// Redirect, when set, answers the rule's requests with a redirect and forwards
+	// nothing (Backends, HealthCheck and FixedStatus must then be empty).
+	Redirect *Redirect `json:"redirect,omitempty"`
+	// RequestHeaders edits each request before it goes to a backend.
+	RequestHeaders *HeaderEdits `json:"requestHeaders,omitempty"`
 	// HealthCheck of this group; nil uses the listener's (a TCP connect by default).
 	// A group with its own check keeps its own health state for its backends, so a
 	// backend may be out of one group and in another (BackendStatus then lists it once
@@ -58,6 +63,26 @@ type L7Rule struct {
 type HeaderMatch struct {
 	Name  string `json:"name"`
 	Value string `json:"value"`
+}
+
+// Redirect answers with StatusCode (301, 302, 303, 307 or 308) and a Location that is
+// the request's URL with the given parts replaced: Scheme ("http" or "https"), Host (a
+// DNS name) and Port. Without Port the port is the scheme's well-known one when Scheme
+// is given, else the listener's; a well-known port is left out of the Location.
+type Redirect struct {
+	Scheme     string `json:"scheme,omitempty"`
+	Host       string `json:"host,omitempty"`
+	Port       int    `json:"port,omitempty"`
+	StatusCode int    `json:"statusCode"`
+}
+
+// HeaderEdits change request headers, in this order: Remove (names), Set (replace
+// every value of the header), Add (append a value). Names are case-insensitive; Host
+// cannot be edited.
+type HeaderEdits struct {
+	Set    []HeaderMatch `json:"set,omitempty"`
+	Add    []HeaderMatch `json:"add,omitempty"`
+	Remove []string      `json:"remove,omitempty"`
 }
 
 // MatchKey is what makes two rules the same match (host, path type, path and header

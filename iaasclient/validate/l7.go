@@ -63,6 +63,12 @@ func l7Listener(path string, l *iaasclient.ListenerSpec) *iaasclient.Error {
 			return Invalid(rp, "duplicates rules[%d] (same host, path, path type and headers)", j)
 		}
 		seen[k] = i
+		if err := redirect(rp, &r); err != nil {
+			return err
+		}
+		if err := HeaderEdits(rp+".requestHeaders", r.RequestHeaders); err != nil {
+			return err
+		}
 		if r.FixedStatus != 0 {
 			switch {
 			case r.FixedStatus < 200 || r.FixedStatus > 599:
@@ -103,6 +109,71 @@ func headerMatches(field string, hs []iaasclient.HeaderMatch) *iaasclient.Error 
 		if err := Text(hp+".value", h.Value, 4096); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// redirect checks a rule's redirect: a redirect status, a known scheme, a DNS name,
+// a port, and nothing that would forward the request or answer otherwise.
+func redirect(rp string, r *iaasclient.L7Rule) *iaasclient.Error {
+	d := r.Redirect
+	if d == nil {
+		return nil
+	}
+	switch {
+	case d.StatusCode != 301 && d.StatusCode != 302 && d.StatusCode != 303 && d.StatusCode != 307 && d.StatusCode != 308:
+		return Invalid(rp+".redirect.statusCode", "must be 301, 302, 303, 307 or 308, got %d", d.StatusCode)
+	case d.Scheme != "" && d.Scheme != "http" && d.Scheme != "https":
+		return Invalid(rp+".redirect.scheme", "must be http or https, got %q", Truncate(d.Scheme))
+	case d.Port < 0 || d.Port > 65535:
+		return Invalid(rp+".redirect.port", "must be 1-65535, got %d", d.Port)
+	case strings.HasPrefix(d.Host, "*"):
+		return Invalid(rp+".redirect.host", "must be a DNS name, got %q", Truncate(d.Host))
+	case len(r.Backends) > 0:
+		return Invalid(rp+".backends", "must be empty with redirect (the rule forwards nothing)")
+	case r.HealthCheck != nil:
+		return Invalid(rp+".healthCheck", "must be empty with redirect (the rule forwards nothing)")
+	case r.FixedStatus != 0:
+		return Invalid(rp+".fixedStatus", "must be empty with redirect")
+	}
+	return L7Host(rp+".redirect.host", d.Host)
+}
+
+// HeaderEdits checks a rule's request header edits: HTTP token names, each once per
+// list, never Host, values text; at most MaxHeaderMatches per list.
+func HeaderEdits(field string, e *iaasclient.HeaderEdits) *iaasclient.Error {
+	if e == nil {
+		return nil
+	}
+	for _, list := range []struct {
+		name string
+		hs   []iaasclient.HeaderMatch
+	}{{"set", e.Set}, {"add", e.Add}} {
+		if err := headerMatches(field+"."+list.name, list.hs); err != nil {
+			return err
+		}
+		for i, h := range list.hs {
+			if strings.EqualFold(h.Name, "host") {
+				return Invalid(fmt.Sprintf("%s.%s[%d].name", field, list.name, i), "Host cannot be edited")
+			}
+		}
+	}
+	if len(e.Remove) > MaxHeaderMatches {
+		return Invalid(field+".remove", "at most %d names", MaxHeaderMatches)
+	}
+	names := map[string]int{}
+	for i, n := range e.Remove {
+		np := fmt.Sprintf("%s.remove[%d]", field, i)
+		if n == "" || len(n) > 256 || strings.IndexFunc(n, notTokenChar) >= 0 {
+			return Invalid(np, "must be an HTTP header name (1-256 token characters), got %q", Truncate(n))
+		}
+		if strings.EqualFold(n, "host") {
+			return Invalid(np, "Host cannot be edited")
+		}
+		if j, dup := names[strings.ToLower(n)]; dup {
+			return Invalid(np, "header %q is named twice (also %s.remove[%d])", Truncate(n), field, j)
+		}
+		names[strings.ToLower(n)] = i
 	}
 	return nil
 }

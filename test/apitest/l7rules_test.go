@@ -2,6 +2,7 @@ package apitest
 
 import (
 	"errors"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -9,7 +10,7 @@ import (
 	ic "github.com/kube-iaas/kube-iaas/iaasclient"
 )
 
-// Header matches and fixed statuses of L7 rules over the real API: a rule set with them is stored and
+// Header matches, fixed statuses, redirects and header edits of L7 rules over the real API: a rule set with them is stored and
 // described back as given, a rule that differs from another only in its header set is a
 // rule of its own, and bad matches are InvalidParameter naming the field, with nothing
 // created.
@@ -30,7 +31,10 @@ func TestL7RuleMatchesAndFixedStatus(t *testing.T) {
 		rule(ic.HeaderMatch{Name: "version", Value: "two"}, ic.HeaderMatch{Name: "X-Canary", Value: "a, b;c=\"d\""}),
 		// The same wildcard once for one label and once spanning labels: two rules, not a duplicate.
 		{Host: "*.example.com", Path: "/", PathType: ic.PathPrefix, Backends: be},
-		{Host: "*.example.com", WildcardSpansLabels: true, Path: "/", PathType: ic.PathPrefix, Backends: be}}
+		{Host: "*.example.com", WildcardSpansLabels: true, Path: "/", PathType: ic.PathPrefix, Backends: be},
+		{Host: "edit.example.com", Path: "/", PathType: ic.PathPrefix, Backends: be, RequestHeaders: &ic.HeaderEdits{
+			Set: []ic.HeaderMatch{{Name: "X-Set", Value: "s"}}, Add: []ic.HeaderMatch{{Name: "X-Add", Value: "a"}}, Remove: []string{"X-Drop"}}},
+		{Host: "moved.example.com", Path: "/", PathType: ic.PathPrefix, Backends: []ic.Backend{}, Redirect: &ic.Redirect{Scheme: "https", Host: "example.org", Port: 8443, StatusCode: 308}}}
 	lr := must[*ic.CreateLoadBalancerResponse](t, "CreateLoadBalancer")(create(good...))
 	if task := must[*ic.Task](t, "WaitTask")(c.WaitTask(ctx, lr.TaskID)); task.State != ic.TaskSucceeded {
 		t.Fatalf("task %+v", task)
@@ -46,6 +50,9 @@ func TestL7RuleMatchesAndFixedStatus(t *testing.T) {
 	for i := range good {
 		if !slices.Equal(got[i].Headers, good[i].Headers) {
 			t.Errorf("rule %d headers %+v, want %+v", i, got[i].Headers, good[i].Headers)
+		}
+		if !reflect.DeepEqual(got[i].Redirect, good[i].Redirect) || !reflect.DeepEqual(got[i].RequestHeaders, good[i].RequestHeaders) {
+			t.Errorf("rule %d redirect %+v edits %+v, want %+v %+v", i, got[i].Redirect, got[i].RequestHeaders, good[i].Redirect, good[i].RequestHeaders)
 		}
 		if got[i].Host != good[i].Host || got[i].WildcardSpansLabels != good[i].WildcardSpansLabels {
 			t.Errorf("rule %d host %q spanning %v, want %q %v", i, got[i].Host, got[i].WildcardSpansLabels, good[i].Host, good[i].WildcardSpansLabels)
@@ -71,6 +78,14 @@ func TestL7RuleMatchesAndFixedStatus(t *testing.T) {
 		{"17 header matches", []ic.L7Rule{rule(many...)}, "listeners[0].rules[0].headers"},
 		{"fixed status out of range", []ic.L7Rule{{Path: "/", PathType: ic.PathPrefix, FixedStatus: 99, Backends: []ic.Backend{}}}, "listeners[0].rules[0].fixedStatus"},
 		{"fixed status with backends", []ic.L7Rule{{Path: "/", PathType: ic.PathPrefix, FixedStatus: 500, Backends: be}}, "listeners[0].rules[0].backends"},
+		{"redirect status 200", []ic.L7Rule{{Path: "/", PathType: ic.PathPrefix, Backends: []ic.Backend{}, Redirect: &ic.Redirect{StatusCode: 200}}}, "listeners[0].rules[0].redirect.statusCode"},
+		{"redirect with backends", []ic.L7Rule{{Path: "/", PathType: ic.PathPrefix, Backends: be, Redirect: &ic.Redirect{StatusCode: 302}}}, "listeners[0].rules[0].backends"},
+		{"redirect to a wildcard host", []ic.L7Rule{{Path: "/", PathType: ic.PathPrefix, Backends: []ic.Backend{}, Redirect: &ic.Redirect{Host: "*.example.com", StatusCode: 302}}}, "listeners[0].rules[0].redirect.host"},
+		{"redirect scheme ftp", []ic.L7Rule{{Path: "/", PathType: ic.PathPrefix, Backends: []ic.Backend{}, Redirect: &ic.Redirect{Scheme: "ftp", StatusCode: 302}}}, "listeners[0].rules[0].redirect.scheme"},
+		{"redirect port out of range", []ic.L7Rule{{Path: "/", PathType: ic.PathPrefix, Backends: []ic.Backend{}, Redirect: &ic.Redirect{Port: 70000, StatusCode: 302}}}, "listeners[0].rules[0].redirect.port"},
+		{"set Host", []ic.L7Rule{{Path: "/", PathType: ic.PathPrefix, Backends: be, RequestHeaders: &ic.HeaderEdits{Set: []ic.HeaderMatch{{Name: "host", Value: "x"}}}}}, "listeners[0].rules[0].requestHeaders.set[0].name"},
+		{"remove a bad name", []ic.L7Rule{{Path: "/", PathType: ic.PathPrefix, Backends: be, RequestHeaders: &ic.HeaderEdits{Remove: []string{"a b"}}}}, "listeners[0].rules[0].requestHeaders.remove[0]"},
+		{"add a value with a line break", []ic.L7Rule{{Path: "/", PathType: ic.PathPrefix, Backends: be, RequestHeaders: &ic.HeaderEdits{Add: []ic.HeaderMatch{{Name: "x", Value: "a\nb"}}}}}, "listeners[0].rules[0].requestHeaders.add[0].value"},
 		{"spanning labels without a wildcard host", []ic.L7Rule{{Host: "web.example.com", WildcardSpansLabels: true, Path: "/", PathType: ic.PathPrefix, Backends: be}}, "listeners[0].rules[0].wildcardSpansLabels"},
 		{"same headers in another order and case", []ic.L7Rule{
 			rule(ic.HeaderMatch{Name: "a", Value: "1"}, ic.HeaderMatch{Name: "b", Value: "2"}),

@@ -25,7 +25,7 @@ import (
 // l7Config is the parsed routing table of an HTTP or HTTPS listener.
 type l7Config struct {
 	rules []l7Rule // most specific first
-	def   []backend
+	def   l7Rule   // the listener's own backends, for requests no rule matches
 	cert  *tls.Certificate // HTTPS
 }
 
@@ -36,7 +36,9 @@ type l7Rule struct {
 	exact    bool
 	headers  []iaasclient.HeaderMatch // names canonical (textproto)
 	backends []backend
-	fixed    int // status answered without forwarding; 0: forward to backends
+	fixed    int                  // status answered without forwarding; 0: forward to backends
+	redirect *iaasclient.Redirect // answered without forwarding
+	edits    *iaasclient.HeaderEdits
 }
 
 // hostRank orders hosts by specificity: exact, wildcard, any.
@@ -54,7 +56,7 @@ func hostRank(h string) int {
 // (deduplicated by health key), so the listener's health checker and BackendStatus cover
 // them all.
 func (c *listenerConfig) parseL7() error {
-	l7 := &l7Config{def: c.backends}
+	l7 := &l7Config{def: l7Rule{backends: c.backends}}
 	seen := map[string]bool{}
 	for _, b := range c.backends {
 		seen[b.key] = true
@@ -87,7 +89,8 @@ func (c *listenerConfig) parseL7() error {
 		for j, h := range r.Headers {
 			hs[j] = iaasclient.HeaderMatch{Name: textproto.CanonicalMIMEHeaderKey(h.Name), Value: h.Value}
 		}
-		l7.rules = append(l7.rules, l7Rule{host: strings.ToLower(r.Host), deep: r.WildcardSpansLabels, path: r.Path, exact: r.PathType == iaasclient.PathExact, headers: hs, backends: bs, fixed: r.FixedStatus})
+		l7.rules = append(l7.rules, l7Rule{host: strings.ToLower(r.Host), deep: r.WildcardSpansLabels, path: r.Path, exact: r.PathType == iaasclient.PathExact, headers: hs, backends: bs, fixed: r.FixedStatus,
+			redirect: r.Redirect, edits: r.RequestHeaders})
 		for _, b := range bs {
 			if !seen[b.key] {
 				seen[b.key] = true
@@ -135,24 +138,25 @@ func (c *listenerConfig) setCert(certs map[string]dataplane.Certificate) error {
 	return nil
 }
 
-// route returns the backend group for the request's host, path and headers, or the
-// status a fixed-status rule answers (fixed > 0); ok is false when nothing matches.
-func (t *l7Config) route(req *http.Request) (group []backend, fixed int, ok bool) {
+// route returns the rule for the request's host, path and headers (the listener's
+// own backends when no rule matches but it has some); ok is false when nothing matches.
+func (t *l7Config) route(req *http.Request) (rule *l7Rule, ok bool) {
 	host, path := req.Host, req.URL.Path
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 	}
 	host = strings.ToLower(strings.TrimSuffix(host, "."))
-	for _, r := range t.rules {
-		if !hostMatches(r.host, r.deep, host) || !pathMatches(r, path) || !headersMatch(r.headers, req) {
+	for i := range t.rules {
+		r := &t.rules[i]
+		if !hostMatches(r.host, r.deep, host) || !pathMatches(*r, path) || !headersMatch(r.headers, req) {
 			continue
 		}
-		return r.backends, r.fixed, true
+		return r, true
 	}
-	if len(t.def) > 0 {
-		return t.def, 0, true
+	if len(t.def.backends) > 0 {
+		return &t.def, true
 	}
-	return nil, 0, false
+	return nil, false
 }
 
 func hostMatches(rule string, deep bool, host string) bool {
@@ -257,16 +261,20 @@ func (l *listener) startHTTP(vip netip.Addr, dialTimeout time.Duration) error {
 			http.Error(w, "forbidden: client outside the listener's source ranges", http.StatusForbidden)
 			return
 		}
-		group, fixed, ok := cfg.l7.route(r)
-		if !ok {
+		rule, ok := cfg.l7.route(r)
+		switch {
+		case !ok:
 			http.Error(w, "not found: no rule of this load balancer matches", http.StatusNotFound)
 			return
-		}
-		if fixed > 0 {
-			http.Error(w, http.StatusText(fixed), fixed)
+		case rule.fixed > 0:
+			http.Error(w, http.StatusText(rule.fixed), rule.fixed)
+			return
+		case rule.redirect != nil:
+			http.Redirect(w, r, redirectURL(rule.redirect, r, l.proto, l.port), rule.redirect.StatusCode)
 			return
 		}
-		b, ok := l.pickFrom(group)
+		editHeaders(r.Header, rule.edits)
+		b, ok := l.pickFrom(rule.backends)
 		if !ok {
 			http.Error(w, "service unavailable: no healthy backend", http.StatusServiceUnavailable)
 			return
