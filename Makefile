@@ -71,10 +71,11 @@ test-integration-tencentcloud: build
 
 # kind end to end on one cluster: the tests of test/e2e, then the quick set of the
 # upstream storage suites (test/storage-e2e/quick.txt, one spec per capability of the
-# CSI driver), then the churn tier in short mode (test/e2e/chaos), then the teardown
-# check again; cleans up. The full storage set and the long churn: make bench.
+# CSI driver), then the Gateway API conformance suite (test/gateway-conformance, about
+# 1 min once built), then the churn tier in short mode (test/e2e/chaos), then the
+# teardown check again; cleans up. The full storage set and the long churn: make bench.
 test-e2e: build
-	E2E_STORAGE=quick E2E_CHAOS=short test/kind/e2e.sh
+	E2E_STORAGE=quick E2E_GATEWAY_CONFORMANCE=1 E2E_CHAOS=short test/kind/e2e.sh
 
 # The churn tier alone (test/e2e/chaos, issue 10) on a new kind cluster: 60 Service and
 # 24 PVC lifecycles under 20 % IaaS faults while the CCM, the CSI controller, a CSI node

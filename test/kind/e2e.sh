@@ -14,11 +14,14 @@
 #   UP_SKIP_BUILD=1 test/kind/e2e.sh      # no build-all.sh; the images must exist
 #   E2E_STORAGE=quick test/kind/e2e.sh    # then the upstream storage suites on the same
 #                                         # cluster (test/storage-e2e/quick.txt; full: all)
+#   E2E_GATEWAY_CONFORMANCE=1 test/kind/e2e.sh   # then the Gateway API conformance suite
+#                                         # on the same cluster (test/gateway-conformance)
 #   E2E_CHAOS=short test/kind/e2e.sh      # then the churn tier (test/e2e/chaos) on the same
 #                                         # cluster; long: make bench
 #   E2E_RUN='^$' E2E_CHAOS=short test/kind/e2e.sh   # the churn tier alone (make test-chaos)
-# After either, TestZZTeardown runs once more: they must leave nothing in the IaaS either.
-# make test runs E2E_STORAGE=quick E2E_CHAOS=short: one cluster for the three tiers.
+# After any, TestZZTeardown runs once more: they must leave nothing in the IaaS either.
+# make test runs E2E_STORAGE=quick E2E_GATEWAY_CONFORMANCE=1 E2E_CHAOS=short: one cluster
+# for the four tiers.
 #
 # Logs of every component go to $E2E_ARTIFACTS (default /var/tmp/kube-iaas-e2e-<time>)
 # when a step or a test fails.
@@ -30,6 +33,7 @@ source "$KIND_SRC_DIR/profile.sh"
 MODE=${1:-test}
 [[ ${E2E_STORAGE:-} =~ ^(quick|full)?$ ]] || { log "E2E_STORAGE must be quick or full, not $E2E_STORAGE"; exit 2; }
 [[ ${E2E_CHAOS:-} =~ ^(short|long)?$ ]] || { log "E2E_CHAOS must be short or long, not $E2E_CHAOS"; exit 2; }
+[[ ${E2E_GATEWAY_CONFORMANCE:-} =~ ^1?$ ]] || { log "E2E_GATEWAY_CONFORMANCE must be 1 or empty, not $E2E_GATEWAY_CONFORMANCE"; exit 2; }
 ARTIFACTS=${E2E_ARTIFACTS:-/var/tmp/kube-iaas-e2e-$(date -u +%Y%m%dT%H%M%S)}
 T_ALL=$SECONDS
 TIMINGS=()
@@ -119,6 +123,11 @@ if [[ -n ${E2E_STORAGE:-} ]]; then
   timed "storage e2e ($E2E_STORAGE, test/storage-e2e)" env E2E_ARTIFACTS="$ARTIFACTS/storage-e2e" \
     STORAGE_E2E_SET="$E2E_STORAGE" "$REPO_ROOT/test/storage-e2e/run.sh"
   AFTER+=(storage)
+fi
+if [[ -n ${E2E_GATEWAY_CONFORMANCE:-} ]]; then
+  timed "gateway conformance (test/gateway-conformance)" env E2E_ARTIFACTS="$ARTIFACTS/gateway-conformance" \
+    "$REPO_ROOT/test/gateway-conformance/run.sh"
+  AFTER+=(gateway-conformance)
 fi
 # The churn tier last: nothing else may run under its faults and kills.
 if [[ -n ${E2E_CHAOS:-} ]]; then

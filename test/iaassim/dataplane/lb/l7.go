@@ -24,8 +24,8 @@ import (
 
 // l7Config is the parsed routing table of an HTTP or HTTPS listener.
 type l7Config struct {
-	rules []l7Rule // most specific first
-	def   l7Rule   // the listener's own backends, for requests no rule matches
+	rules []l7Rule         // most specific first
+	def   l7Rule           // the listener's own backends, for requests no rule matches
 	cert  *tls.Certificate // HTTPS
 }
 
