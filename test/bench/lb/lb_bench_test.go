@@ -52,12 +52,33 @@ func TestMain(m *testing.M) {
 type result struct {
 	rps      float64
 	p50, p99 time.Duration
+	// CPU time per request of the client (wrk), the backend server and the load
+	// balancer's process (0 where it has none: direct, and the kernel path, whose
+	// softirq time no process owns). On 2 shared cores the three add up to the limit:
+	// req/s vs direct is about (client+server) / (client+server+lb).
+	client, server, lb time.Duration
+}
+
+// cpuTime is the user+system time of every thread of process pid so far.
+func cpuTime(b *testing.B, pid int) time.Duration {
+	b.Helper()
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	// Fields after the command name, which is in parentheses and may hold spaces.
+	f := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+2:]))
+	utime, _ := strconv.ParseInt(f[11], 10, 64) // field 14 of proc(5)
+	stime, _ := strconv.ParseInt(f[12], 10, 64) // field 15
+	const ticksPerSecond = 100                   // USER_HZ on Linux
+	return time.Duration(utime+stime) * time.Second / ticksPerSecond
 }
 
 var (
 	reRPS = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
 	reP50 = regexp.MustCompile(`\s50%\s+([0-9.]+)(us|ms|s)`)
 	reP99 = regexp.MustCompile(`\s99%\s+([0-9.]+)(us|ms|s)`)
+	reReq = regexp.MustCompile(`([0-9]+) requests in`)
 )
 
 func parseDur(m []string) time.Duration {
@@ -66,21 +87,40 @@ func parseDur(m []string) time.Duration {
 	return time.Duration(v * float64(unit))
 }
 
-func wrk(b *testing.B, ns, url string, conns int, d time.Duration) result {
+// wrk measures url from namespace ns; serverPID is the backend's process, lbPID the
+// load balancer's (0: none to account).
+func wrk(b *testing.B, ns, url string, conns int, d time.Duration, serverPID, lbPID int) result {
 	b.Helper()
 	threads := min(conns, 2)
-	out, err := exec.Command("ip", "netns", "exec", ns, "wrk", "-t", strconv.Itoa(threads), "-c", strconv.Itoa(conns),
-		"-d", fmt.Sprintf("%ds", int(d.Seconds())), "--latency", url).CombinedOutput()
+	cpu := func(pid int) time.Duration {
+		if pid == 0 {
+			return 0
+		}
+		return cpuTime(b, pid)
+	}
+	server0, lb0 := cpu(serverPID), cpu(lbPID)
+	// ip netns exec execs wrk in its own process: its rusage is wrk's.
+	cmd := exec.Command("ip", "netns", "exec", ns, "wrk", "-t", strconv.Itoa(threads), "-c", strconv.Itoa(conns),
+		"-d", fmt.Sprintf("%ds", int(d.Seconds())), "--latency", url)
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		b.Fatalf("wrk: %v: %s", err, out)
 	}
+	server1, lb1 := cpu(serverPID), cpu(lbPID)
 	s := string(out)
-	m1, m2, m3 := reRPS.FindStringSubmatch(s), reP50.FindStringSubmatch(s), reP99.FindStringSubmatch(s)
-	if m1 == nil || m2 == nil || m3 == nil || strings.Contains(s, "Non-2xx") || strings.Contains(s, "Socket errors") {
+	m1, m2, m3, m4 := reRPS.FindStringSubmatch(s), reP50.FindStringSubmatch(s), reP99.FindStringSubmatch(s), reReq.FindStringSubmatch(s)
+	if m1 == nil || m2 == nil || m3 == nil || m4 == nil || strings.Contains(s, "Non-2xx") || strings.Contains(s, "Socket errors") {
 		b.Fatalf("wrk output:\n%s", s)
 	}
 	rps, _ := strconv.ParseFloat(m1[1], 64)
-	return result{rps: rps, p50: parseDur(m2), p99: parseDur(m3)}
+	n, _ := strconv.ParseInt(m4[1], 10, 64)
+	if n == 0 {
+		b.Fatalf("wrk made no request:\n%s", s)
+	}
+	perReq := func(t time.Duration) time.Duration { return t / time.Duration(n) }
+	return result{rps: rps, p50: parseDur(m2), p99: parseDur(m3),
+		client: perReq(cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()),
+		server: perReq(server1 - server0), lb: perReq(lb1 - lb0)}
 }
 
 func median(rs []result) result {
@@ -92,12 +132,16 @@ func median(rs []result) result {
 		sort.Float64s(v)
 		return v[len(v)/2]
 	}
+	dur := func(f func(result) time.Duration) time.Duration {
+		return time.Duration(pick(func(r result) float64 { return float64(f(r)) }))
+	}
 	return result{rps: pick(func(r result) float64 { return r.rps }),
-		p50: time.Duration(pick(func(r result) float64 { return float64(r.p50) })),
-		p99: time.Duration(pick(func(r result) float64 { return float64(r.p99) }))}
+		p50: dur(func(r result) time.Duration { return r.p50 }), p99: dur(func(r result) time.Duration { return r.p99 }),
+		client: dur(func(r result) time.Duration { return r.client }), server: dur(func(r result) time.Duration { return r.server }),
+		lb: dur(func(r result) time.Duration { return r.lb })}
 }
 
-func start(b *testing.B, name string, args ...string) {
+func start(b *testing.B, name string, args ...string) *exec.Cmd {
 	b.Helper()
 	cmd := exec.Command(name, args...)
 	cmd.Env = os.Environ()
@@ -106,6 +150,7 @@ func start(b *testing.B, name string, args ...string) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() }) // only the process we started
+	return cmd
 }
 
 func waitHTTP(b *testing.B, ns, url string) {
@@ -154,7 +199,8 @@ func BenchmarkLoadBalancer(b *testing.B) {
 
 	self, _ := os.Executable()
 	os.Setenv(backendEnv, ":8080")
-	start(b, "ip", "netns", "exec", srv, self)
+	// ip netns exec execs the server: the process started is the server's.
+	serverPID := start(b, "ip", "netns", "exec", srv, self).Process.Pid
 	os.Unsetenv(backendEnv)
 	direct := "http://" + srvIP.String() + ":8080/"
 	waitHTTP(b, cl, direct)
@@ -218,7 +264,7 @@ backend b7
 `, haVIP, srvIP, ha7VIP, srvIP)
 	cfgFile := b.TempDir() + "/haproxy.cfg"
 	os.WriteFile(cfgFile, []byte(cfg), 0o644)
-	start(b, "haproxy", "-db", "-f", cfgFile)
+	haproxyPID := start(b, "haproxy", "-db", "-f", cfgFile).Process.Pid
 	ha := "http://" + haVIP + "/"
 	waitHTTP(b, cl, ha)
 	ha7 := "http://" + ha7VIP + "/"
@@ -228,12 +274,15 @@ backend b7
 		name  string
 		url   string
 		conns int
+		lbPID int
 	}
+	// Our proxies run in this process, which does nothing else while wrk runs.
+	benchPID := os.Getpid()
 	var rows []row
 	for _, c := range []int{1, 64} {
-		rows = append(rows, row{"direct", direct, c}, row{"kube-iaas lb, kernel (nftables DNAT)", oursKernel, c},
-			row{"kube-iaas lb, Go proxy (splice)", ours, c}, row{"haproxy 2.6, mode tcp", ha, c},
-			row{"kube-iaas L7 (HTTP listener, rule /)", oursL7, c}, row{"haproxy 2.6, mode http", ha7, c})
+		rows = append(rows, row{"direct", direct, c, 0}, row{"kube-iaas lb, kernel (nftables DNAT)", oursKernel, c, 0},
+			row{"kube-iaas lb, Go proxy (splice)", ours, c, benchPID}, row{"haproxy 2.6, mode tcp", ha, c, haproxyPID},
+			row{"kube-iaas L7 (HTTP listener, rule /)", oursL7, c, benchPID}, row{"haproxy 2.6, mode http", ha7, c, haproxyPID})
 	}
 	// Rounds interleave the targets, so that load from elsewhere on the machine hits
 	// them alike; each figure is the median over the rounds.
@@ -244,12 +293,12 @@ backend b7
 	all := map[string][]result{}
 	for i := 0; i < b.N; i++ {
 		for _, r := range rows {
-			wrk(b, cl, r.url, r.conns, time.Second) // warm-up
+			wrk(b, cl, r.url, r.conns, time.Second, serverPID, r.lbPID) // warm-up
 		}
 		for range rounds {
 			for _, r := range rows {
 				k := fmt.Sprint(r.name, r.conns)
-				all[k] = append(all[k], wrk(b, cl, r.url, r.conns, dur))
+				all[k] = append(all[k], wrk(b, cl, r.url, r.conns, dur, serverPID, r.lbPID))
 			}
 		}
 	}
@@ -259,11 +308,16 @@ backend b7
 	}
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "\nmedian of %d rounds of %v per target, wrk -c1 -t1 / -c64 -t2, 64-byte HTTP answers\n", rounds, dur)
-	fmt.Fprintf(&sb, "\n| target | conns | req/s | p50 | p99 | req/s vs direct | p99 vs direct |\n|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&sb, "\n| target | conns | req/s | p50 | p99 | req/s vs direct | p99 vs direct | CPU/req: client | server | LB |\n|---|---|---|---|---|---|---|---|---|---|\n")
+	us := func(d time.Duration) string { return fmt.Sprintf("%.1fµs", float64(d)/float64(time.Microsecond)) }
 	for _, r := range rows {
 		res, d := results[fmt.Sprint(r.name, r.conns)], results[fmt.Sprint("direct", r.conns)]
-		fmt.Fprintf(&sb, "| %s | %d | %.0f | %v | %v | %.2f | %.2f |\n", r.name, r.conns, res.rps, res.p50, res.p99,
-			res.rps/d.rps, float64(res.p99)/float64(d.p99))
+		lbCPU := "-"
+		if r.lbPID != 0 {
+			lbCPU = us(res.lb)
+		}
+		fmt.Fprintf(&sb, "| %s | %d | %.0f | %v | %v | %.2f | %.2f | %s | %s | %s |\n", r.name, r.conns, res.rps, res.p50, res.p99,
+			res.rps/d.rps, float64(res.p99)/float64(d.p99), us(res.client), us(res.server), lbCPU)
 	}
 	b.Log(sb.String())
 	fmt.Fprintln(os.Stderr, sb.String())
