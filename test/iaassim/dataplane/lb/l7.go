@@ -239,6 +239,8 @@ func (l *listener) startHTTP(vip netip.Addr, dialTimeout time.Duration) error {
 		MaxIdleConnsPerHost: 256,
 		IdleConnTimeout:     90 * time.Second,
 	}
+	conns := newBackendConns(dialTimeout)
+	// Upgrades (WebSocket) take the client connection over: the reverse proxy does that.
 	proxy := &httputil.ReverseProxy{
 		Transport:  transport,
 		BufferPool: copyBuffers,
@@ -279,7 +281,11 @@ func (l *listener) startHTTP(vip netip.Addr, dialTimeout time.Duration) error {
 			http.Error(w, "service unavailable: no healthy backend", http.StatusServiceUnavailable)
 			return
 		}
-		proxy.ServeHTTP(w, r.WithContext(contextWith(r, b)))
+		if isUpgrade(r) {
+			proxy.ServeHTTP(w, r.WithContext(contextWith(r, b)))
+			return
+		}
+		l.forward(w, r, b.addr, conns)
 	})
 	var protos http.Protocols
 	protos.SetHTTP1(true)
@@ -298,7 +304,7 @@ func (l *listener) startHTTP(vip netip.Addr, dialTimeout time.Duration) error {
 		}
 		serve = func() error { return srv.ServeTLS(ln, "", "") } // ALPN h2 and http/1.1
 	}
-	l.run(closerFunc(func() error { transport.CloseIdleConnections(); return srv.Close() }), func() {
+	l.run(closerFunc(func() error { transport.CloseIdleConnections(); conns.close(); return srv.Close() }), func() {
 		if err := serve(); err != nil && err != http.ErrServerClosed {
 			klog.ErrorS(err, "HTTP listener stopped", "loadBalancer", l.lbID, "listener", l.id)
 		}
