@@ -12,7 +12,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
@@ -333,40 +332,16 @@ func (c *GatewayController) Run(ctx context.Context) {
 		return
 	}
 	klog.InfoS("Starting Gateway controller", "controller", GatewayControllerName, "workers", c.workers)
-	for range c.workers {
-		go wait.UntilWithContext(ctx, c.worker, time.Second)
-	}
-	<-ctx.Done()
+	runWorkers(klog.NewContext(ctx, klog.Background().WithValues("controller", GatewayControllerName)), c.queue, c.workers, c.syncKey)
 }
 
-func (c *GatewayController) worker(ctx context.Context) {
-	for c.next(ctx) {
-	}
-}
-
-func (c *GatewayController) next(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
-	var after time.Duration
-	var err error
+// syncKey syncs the GatewayClass or Gateway a queue key names.
+func (c *GatewayController) syncKey(ctx context.Context, key string) (time.Duration, error) {
 	switch {
 	case strings.HasPrefix(key, classKeyPrefix):
-		err = c.syncClass(ctx, strings.TrimPrefix(key, classKeyPrefix))
+		return 0, c.syncClass(ctx, strings.TrimPrefix(key, classKeyPrefix))
 	case strings.HasPrefix(key, gatewayKeyPrefix):
-		after, err = c.sync(ctx, strings.TrimPrefix(key, gatewayKeyPrefix))
+		return c.sync(ctx, strings.TrimPrefix(key, gatewayKeyPrefix))
 	}
-	switch {
-	case err != nil:
-		klog.ErrorS(err, "Syncing Gateway API object", "key", key)
-		c.queue.AddRateLimited(key)
-	case after > 0:
-		c.queue.Forget(key)
-		c.queue.AddAfter(key, after)
-	default:
-		c.queue.Forget(key)
-	}
-	return true
+	return 0, nil
 }

@@ -12,7 +12,6 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
@@ -220,33 +219,5 @@ func (c *IngressController) Run(ctx context.Context) {
 		return
 	}
 	klog.InfoS("Starting Ingress controller", "controller", IngressControllerName, "workers", c.workers)
-	for range c.workers {
-		go wait.UntilWithContext(ctx, c.worker, time.Second)
-	}
-	<-ctx.Done()
-}
-
-func (c *IngressController) worker(ctx context.Context) {
-	for c.next(ctx) {
-	}
-}
-
-func (c *IngressController) next(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
-	after, err := c.sync(ctx, key)
-	switch {
-	case err != nil:
-		klog.ErrorS(err, "Syncing Ingress", "ingress", key)
-		c.queue.AddRateLimited(key)
-	case after > 0:
-		c.queue.Forget(key)
-		c.queue.AddAfter(key, after)
-	default:
-		c.queue.Forget(key)
-	}
-	return true
+	runWorkers(klog.NewContext(ctx, klog.Background().WithValues("controller", IngressControllerName)), c.queue, c.workers, c.sync)
 }
