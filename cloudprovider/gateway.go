@@ -4,7 +4,6 @@ import (
 	"context"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -61,8 +60,7 @@ type GatewayController struct {
 	workers  int
 	start    func(stop <-chan struct{}) // the Gateway API informers (not in the shared factory)
 
-	mu     sync.Mutex
-	warned map[string][]string // object key -> eventer keys of its active warnings
+	warnings *problemWarnings // of Gateways ("gateway:ns/name") and routes ("route:ns/name@gateway")
 }
 
 // Queue keys: a GatewayClass or a Gateway.
@@ -111,10 +109,10 @@ func (c *Cloud) NewGatewayController(kube kubernetes.Interface, gw gwclient.Inte
 				// Gateway is requeued at once (a node change).
 				&workqueue.TypedBucketRateLimiter[string]{Limiter: rate.NewLimiter(rate.Limit(10), 100)},
 			), workqueue.TypedRateLimitingQueueConfig[string]{Name: "gateway"}),
-		workers: 2,
-		start:   gf.Start,
-		warned:  map[string][]string{},
-		grants:  noGrants,
+		workers:  2,
+		start:    gf.Start,
+		warnings: newProblemWarnings(c.events),
+		grants:   noGrants,
 	}
 	if withGrants {
 		rgs := gf.Gateway().V1().ReferenceGrants()

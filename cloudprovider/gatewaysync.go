@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -246,7 +245,7 @@ func (c *GatewayController) failed(gw *gwv1.Gateway, err error) error {
 // every problem of that reason, once per distinct message, and lets a warning that went
 // away fire again if it comes back.
 func (c *GatewayController) report(gw *gwv1.Gateway, plan *gatewayPlan) {
-	c.reportOn(gatewayKeyPrefix+gw.Namespace+"/"+gw.Name, gatewayRef(gw), plan.problems)
+	c.warnings.report(gatewayKeyPrefix+gw.Namespace+"/"+gw.Name, gatewayRef(gw), plan.problems)
 	for key, probs := range plan.routeProb {
 		ns, name, _ := strings.Cut(key, "/")
 		r, err := c.routes.HTTPRoutes(ns).Get(name)
@@ -254,63 +253,23 @@ func (c *GatewayController) report(gw *gwv1.Gateway, plan *gatewayPlan) {
 			continue
 		}
 		// Keyed by the Gateway too: each Gateway reports what it sees of the route.
-		c.reportOn("route:"+key+"@"+gw.Namespace+"/"+gw.Name, routeRef(r), probs)
+		c.warnings.report("route:"+key+"@"+gw.Namespace+"/"+gw.Name, routeRef(r), probs)
 	}
 	// Routes with no problem any more on this Gateway: let their warnings fire again.
 	suffix := "@" + gw.Namespace + "/" + gw.Name
-	c.mu.Lock()
-	var stale []string
-	for k := range c.warned {
-		if strings.HasPrefix(k, "route:") && strings.HasSuffix(k, suffix) {
-			if _, ok := plan.routeProb[strings.TrimSuffix(strings.TrimPrefix(k, "route:"), suffix)]; !ok {
-				stale = append(stale, k)
-			}
+	for _, k := range c.warnings.keys(func(k string) bool {
+		if !strings.HasPrefix(k, "route:") || !strings.HasSuffix(k, suffix) {
+			return false
 		}
-	}
-	c.mu.Unlock()
-	for _, k := range stale {
-		c.forget(k)
-	}
-}
-
-func (c *GatewayController) reportOn(key string, ref *v1.ObjectReference, probs []problem) {
-	msgs := joinProblems(probs)
-	reasons := make([]string, 0, len(msgs))
-	for r := range msgs {
-		reasons = append(reasons, r)
-	}
-	sort.Strings(reasons)
-	var active []string
-	for _, r := range reasons {
-		ek := key + ":" + msgs[r]
-		active = append(active, ek+"\x00"+r)
-		c.events.warnOnce(ek, ref, r, "%s", msgs[r])
-	}
-	c.mu.Lock()
-	old := c.warned[key]
-	if len(active) == 0 {
-		delete(c.warned, key)
-	} else {
-		c.warned[key] = active
-	}
-	c.mu.Unlock()
-	for _, k := range old {
-		if !slices.Contains(active, k) {
-			ek, r, _ := strings.Cut(k, "\x00")
-			c.events.clear(ek, r)
-		}
+		_, ok := plan.routeProb[strings.TrimSuffix(strings.TrimPrefix(k, "route:"), suffix)]
+		return !ok
+	}) {
+		c.warnings.forget(k)
 	}
 }
 
 func (c *GatewayController) forget(key string) {
-	c.mu.Lock()
-	old := c.warned[key]
-	delete(c.warned, key)
-	c.mu.Unlock()
-	for _, k := range old {
-		ek, r, _ := strings.Cut(k, "\x00")
-		c.events.clear(ek, r)
-	}
+	c.warnings.forget(key)
 	c.events.clear(key, ReasonGatewaySyncFailed)
 }
 

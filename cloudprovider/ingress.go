@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -48,8 +47,7 @@ type IngressController struct {
 	queue     workqueue.TypedRateLimitingInterface[string]
 	workers   int
 
-	mu     sync.Mutex
-	warned map[string][]string // Ingress key -> eventer keys of its active warnings
+	warnings *problemWarnings // of Ingresses ("ingress:ns/name")
 }
 
 // NewIngressController builds the controller of a Cloud made by New on f's informers.
@@ -84,8 +82,8 @@ func (c *Cloud) NewIngressController(kube kubernetes.Interface, f informers.Shar
 				// Ingress is requeued at once (a node change).
 				&workqueue.TypedBucketRateLimiter[string]{Limiter: rate.NewLimiter(rate.Limit(10), 100)},
 			), workqueue.TypedRateLimitingQueueConfig[string]{Name: "ingress"}),
-		workers: 2,
-		warned:  map[string][]string{},
+		workers:  2,
+		warnings: newProblemWarnings(c.events),
 	}
 	ic.watch(ing.Informer(), cls.Informer(), svc.Informer(), sec.Informer(), nodes.Informer())
 	watchEndpointSlices(eps.Informer(), func(ns, name string) {

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sort"
-	"strings"
 	"time"
 
 	v1 "k8s.io/api/core/v1"
@@ -168,40 +166,11 @@ func (c *IngressController) failed(ing *networkingv1.Ingress, err error) error {
 // report emits one Warning per reason with every problem of that reason, once per
 // distinct message, and lets a warning that went away fire again if it comes back.
 func (c *IngressController) report(ing *networkingv1.Ingress, probs []problem) {
-	key := ing.Namespace + "/" + ing.Name
-	msgs := joinProblems(probs)
-	reasons := make([]string, 0, len(msgs))
-	for r := range msgs {
-		reasons = append(reasons, r)
-	}
-	sort.Strings(reasons)
-	var active []string
-	for _, r := range reasons {
-		ek := "ingress:" + key + ":" + msgs[r]
-		active = append(active, ek+"\x00"+r)
-		c.events.warnOnce(ek, ing, r, "%s", msgs[r])
-	}
-	c.mu.Lock()
-	old := c.warned[key]
-	c.warned[key] = active
-	c.mu.Unlock()
-	for _, k := range old {
-		if !slices.Contains(active, k) {
-			ek, r, _ := strings.Cut(k, "\x00")
-			c.events.clear(ek, r)
-		}
-	}
+	c.warnings.report("ingress:"+ing.Namespace+"/"+ing.Name, ing, probs)
 }
 
 func (c *IngressController) forget(key string) {
-	c.mu.Lock()
-	old := c.warned[key]
-	delete(c.warned, key)
-	c.mu.Unlock()
-	for _, k := range old {
-		ek, r, _ := strings.Cut(k, "\x00")
-		c.events.clear(ek, r)
-	}
+	c.warnings.forget("ingress:" + key)
 	c.events.clear("ingress:"+key, ReasonIngressSyncFailed)
 }
 
