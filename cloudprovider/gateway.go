@@ -4,7 +4,6 @@ import (
 	"context"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -12,7 +11,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
@@ -62,8 +60,7 @@ type GatewayController struct {
 	workers  int
 	start    func(stop <-chan struct{}) // the Gateway API informers (not in the shared factory)
 
-	mu     sync.Mutex
-	warned map[string][]string // object key -> eventer keys of its active warnings
+	warnings *problemWarnings // of Gateways ("gateway:ns/name") and routes ("route:ns/name@gateway")
 }
 
 // Queue keys: a GatewayClass or a Gateway.
@@ -112,10 +109,10 @@ func (c *Cloud) NewGatewayController(kube kubernetes.Interface, gw gwclient.Inte
 				// Gateway is requeued at once (a node change).
 				&workqueue.TypedBucketRateLimiter[string]{Limiter: rate.NewLimiter(rate.Limit(10), 100)},
 			), workqueue.TypedRateLimitingQueueConfig[string]{Name: "gateway"}),
-		workers: 2,
-		start:   gf.Start,
-		warned:  map[string][]string{},
-		grants:  noGrants,
+		workers:  2,
+		start:    gf.Start,
+		warnings: newProblemWarnings(c.events),
+		grants:   noGrants,
 	}
 	if withGrants {
 		rgs := gf.Gateway().V1().ReferenceGrants()
@@ -333,40 +330,16 @@ func (c *GatewayController) Run(ctx context.Context) {
 		return
 	}
 	klog.InfoS("Starting Gateway controller", "controller", GatewayControllerName, "workers", c.workers)
-	for range c.workers {
-		go wait.UntilWithContext(ctx, c.worker, time.Second)
-	}
-	<-ctx.Done()
+	runWorkers(klog.NewContext(ctx, klog.Background().WithValues("controller", GatewayControllerName)), c.queue, c.workers, c.syncKey)
 }
 
-func (c *GatewayController) worker(ctx context.Context) {
-	for c.next(ctx) {
-	}
-}
-
-func (c *GatewayController) next(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
-	var after time.Duration
-	var err error
+// syncKey syncs the GatewayClass or Gateway a queue key names.
+func (c *GatewayController) syncKey(ctx context.Context, key string) (time.Duration, error) {
 	switch {
 	case strings.HasPrefix(key, classKeyPrefix):
-		err = c.syncClass(ctx, strings.TrimPrefix(key, classKeyPrefix))
+		return 0, c.syncClass(ctx, strings.TrimPrefix(key, classKeyPrefix))
 	case strings.HasPrefix(key, gatewayKeyPrefix):
-		after, err = c.sync(ctx, strings.TrimPrefix(key, gatewayKeyPrefix))
+		return c.sync(ctx, strings.TrimPrefix(key, gatewayKeyPrefix))
 	}
-	switch {
-	case err != nil:
-		klog.ErrorS(err, "Syncing Gateway API object", "key", key)
-		c.queue.AddRateLimited(key)
-	case after > 0:
-		c.queue.Forget(key)
-		c.queue.AddAfter(key, after)
-	default:
-		c.queue.Forget(key)
-	}
-	return true
+	return 0, nil
 }

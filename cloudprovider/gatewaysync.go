@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -83,7 +82,7 @@ func (c *GatewayController) ensure(ctx context.Context, gw *gwv1.Gateway) (time.
 	plan := planGatewayListeners(gw, c.nsMatcher, c.grants)
 	services := func(ns string) backendSource { return namespaceBackends(c.services, c.slices, ns) }
 	plan.attachRoutes(gw, slices.Clone(routes), services, backendNodes(nodeList, nil))
-	lbType, probs := gatewayLBType(gw, c.lbs.defaultType)
+	lbType, probs := l7LBType(gw.Annotations, c.lbs.defaultType, ReasonGatewayInvalid)
 	plan.problems = append(plan.problems, probs...)
 
 	if !plan.accepted.ok {
@@ -115,13 +114,15 @@ func (c *GatewayController) ensure(ctx context.Context, gw *gwv1.Gateway) (time.
 		return pendingRequeue, c.writeStatus(ctx, gw, plan, routes, "", cond{reason: string(gwv1.GatewayReasonPending), msg: "the load balancer is being created"})
 	}
 	if lb == nil {
-		if lb, err = c.create(ctx, gw, lbType, desired); err != nil {
+		owner := l7Owner{kind: "Gateway", abbrev: "gw", uidTag: TagGatewayUID, nameTag: TagGateway, obj: gw}
+		if lb, err = c.lbs.createL7(ctx, owner, lbType, desired); err != nil {
 			if errors.Is(err, errLBPending) {
 				return pending()
 			}
 			c.report(gw, plan)
 			return 0, c.failed(gw, err)
 		}
+		c.events.event(gatewayRef(gw), v1.EventTypeNormal, "LoadBalancerCreated", "Created load balancer %s with VIP %s", lb.LoadBalancerID, lb.VIP)
 	} else {
 		if lb.State == ic.LoadBalancerCreating {
 			return pending()
@@ -202,53 +203,6 @@ func (c *GatewayController) ensureCerts(ctx context.Context, gw *gwv1.Gateway, p
 	return out, have, nil
 }
 
-// gatewayLBType reads the same type annotation as Services (public | internal).
-func gatewayLBType(gw *gwv1.Gateway, def ic.LoadBalancerType) (ic.LoadBalancerType, []problem) {
-	if def == "" {
-		def = ic.LoadBalancerPublic
-	}
-	v, ok := gw.Annotations[AnnotationType]
-	if !ok {
-		return def, nil
-	}
-	switch t := ic.LoadBalancerType(v); t {
-	case ic.LoadBalancerPublic, ic.LoadBalancerInternal:
-		return t, nil
-	}
-	return def, []problem{{ReasonGatewayInvalid, fmt.Sprintf("%s=%q: must be public or internal; using %s", AnnotationType, v, def)}}
-}
-
-func (c *GatewayController) create(ctx context.Context, gw *gwv1.Gateway, t ic.LoadBalancerType, desired map[string]ic.ListenerSpec) (*ic.LoadBalancer, error) {
-	req := &ic.CreateLoadBalancerRequest{
-		Name:      truncName(fmt.Sprintf("%s-gw-%s-%s", c.lbs.clusterID, gw.Namespace, gw.Name)),
-		Type:      t,
-		VpcID:     c.lbs.vpcID,
-		Listeners: planListeners(&ic.LoadBalancer{}, desired, "", false).create,
-		Tags: map[string]string{
-			TagCluster:    c.lbs.clusterID,
-			TagGatewayUID: string(gw.UID),
-			TagGateway:    gw.Namespace + "." + gw.Name,
-		},
-	}
-	if t == ic.LoadBalancerInternal {
-		req.SubnetID = c.lbs.subnetID
-	}
-	// Derived from the Gateway UID and the request: a CCM killed after sending it gets
-	// the same LB back rather than a second one.
-	req.ClientToken = clientToken(string(gw.UID), req, "")
-	lb, err := c.lbs.store.create(ctx, req)
-	if errors.Is(err, ic.ErrNotFound) || errors.Is(err, ic.ErrIdempotentParameterMismatch) {
-		req.ClientToken = clientToken(string(gw.UID), req, time.Now().String())
-		lb, err = c.lbs.store.create(ctx, req)
-	}
-	if err != nil {
-		return nil, err
-	}
-	klog.InfoS("Created Gateway load balancer", "gateway", klog.KObj(gw), "loadBalancer", lb.LoadBalancerID, "vip", lb.VIP, "type", lb.Type)
-	c.events.event(gatewayRef(gw), v1.EventTypeNormal, "LoadBalancerCreated", "Created load balancer %s with VIP %s", lb.LoadBalancerID, lb.VIP)
-	return lb, nil
-}
-
 // cleanup deletes the Gateway's LB, then its certificates, and takes this Gateway out
 // of the status of the routes that named it. Missing objects are success.
 func (c *GatewayController) cleanup(ctx context.Context, gw *gwv1.Gateway) error {
@@ -291,7 +245,7 @@ func (c *GatewayController) failed(gw *gwv1.Gateway, err error) error {
 // every problem of that reason, once per distinct message, and lets a warning that went
 // away fire again if it comes back.
 func (c *GatewayController) report(gw *gwv1.Gateway, plan *gatewayPlan) {
-	c.reportOn(gatewayKeyPrefix+gw.Namespace+"/"+gw.Name, gatewayRef(gw), plan.problems)
+	c.warnings.report(gatewayKeyPrefix+gw.Namespace+"/"+gw.Name, gatewayRef(gw), plan.problems)
 	for key, probs := range plan.routeProb {
 		ns, name, _ := strings.Cut(key, "/")
 		r, err := c.routes.HTTPRoutes(ns).Get(name)
@@ -299,63 +253,23 @@ func (c *GatewayController) report(gw *gwv1.Gateway, plan *gatewayPlan) {
 			continue
 		}
 		// Keyed by the Gateway too: each Gateway reports what it sees of the route.
-		c.reportOn("route:"+key+"@"+gw.Namespace+"/"+gw.Name, routeRef(r), probs)
+		c.warnings.report("route:"+key+"@"+gw.Namespace+"/"+gw.Name, routeRef(r), probs)
 	}
 	// Routes with no problem any more on this Gateway: let their warnings fire again.
 	suffix := "@" + gw.Namespace + "/" + gw.Name
-	c.mu.Lock()
-	var stale []string
-	for k := range c.warned {
-		if strings.HasPrefix(k, "route:") && strings.HasSuffix(k, suffix) {
-			if _, ok := plan.routeProb[strings.TrimSuffix(strings.TrimPrefix(k, "route:"), suffix)]; !ok {
-				stale = append(stale, k)
-			}
+	for _, k := range c.warnings.keys(func(k string) bool {
+		if !strings.HasPrefix(k, "route:") || !strings.HasSuffix(k, suffix) {
+			return false
 		}
-	}
-	c.mu.Unlock()
-	for _, k := range stale {
-		c.forget(k)
-	}
-}
-
-func (c *GatewayController) reportOn(key string, ref *v1.ObjectReference, probs []problem) {
-	msgs := joinProblems(probs)
-	reasons := make([]string, 0, len(msgs))
-	for r := range msgs {
-		reasons = append(reasons, r)
-	}
-	sort.Strings(reasons)
-	var active []string
-	for _, r := range reasons {
-		ek := key + ":" + msgs[r]
-		active = append(active, ek+"\x00"+r)
-		c.events.warnOnce(ek, ref, r, "%s", msgs[r])
-	}
-	c.mu.Lock()
-	old := c.warned[key]
-	if len(active) == 0 {
-		delete(c.warned, key)
-	} else {
-		c.warned[key] = active
-	}
-	c.mu.Unlock()
-	for _, k := range old {
-		if !slices.Contains(active, k) {
-			ek, r, _ := strings.Cut(k, "\x00")
-			c.events.clear(ek, r)
-		}
+		_, ok := plan.routeProb[strings.TrimSuffix(strings.TrimPrefix(k, "route:"), suffix)]
+		return !ok
+	}) {
+		c.warnings.forget(k)
 	}
 }
 
 func (c *GatewayController) forget(key string) {
-	c.mu.Lock()
-	old := c.warned[key]
-	delete(c.warned, key)
-	c.mu.Unlock()
-	for _, k := range old {
-		ek, r, _ := strings.Cut(k, "\x00")
-		c.events.clear(ek, r)
-	}
+	c.warnings.forget(key)
 	c.events.clear(key, ReasonGatewaySyncFailed)
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -12,7 +11,6 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
@@ -49,8 +47,7 @@ type IngressController struct {
 	queue     workqueue.TypedRateLimitingInterface[string]
 	workers   int
 
-	mu     sync.Mutex
-	warned map[string][]string // Ingress key -> eventer keys of its active warnings
+	warnings *problemWarnings // of Ingresses ("ingress:ns/name")
 }
 
 // NewIngressController builds the controller of a Cloud made by New on f's informers.
@@ -85,8 +82,8 @@ func (c *Cloud) NewIngressController(kube kubernetes.Interface, f informers.Shar
 				// Ingress is requeued at once (a node change).
 				&workqueue.TypedBucketRateLimiter[string]{Limiter: rate.NewLimiter(rate.Limit(10), 100)},
 			), workqueue.TypedRateLimitingQueueConfig[string]{Name: "ingress"}),
-		workers: 2,
-		warned:  map[string][]string{},
+		workers:  2,
+		warnings: newProblemWarnings(c.events),
 	}
 	ic.watch(ing.Informer(), cls.Informer(), svc.Informer(), sec.Informer(), nodes.Informer())
 	watchEndpointSlices(eps.Informer(), func(ns, name string) {
@@ -220,33 +217,5 @@ func (c *IngressController) Run(ctx context.Context) {
 		return
 	}
 	klog.InfoS("Starting Ingress controller", "controller", IngressControllerName, "workers", c.workers)
-	for range c.workers {
-		go wait.UntilWithContext(ctx, c.worker, time.Second)
-	}
-	<-ctx.Done()
-}
-
-func (c *IngressController) worker(ctx context.Context) {
-	for c.next(ctx) {
-	}
-}
-
-func (c *IngressController) next(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
-	after, err := c.sync(ctx, key)
-	switch {
-	case err != nil:
-		klog.ErrorS(err, "Syncing Ingress", "ingress", key)
-		c.queue.AddRateLimited(key)
-	case after > 0:
-		c.queue.Forget(key)
-		c.queue.AddAfter(key, after)
-	default:
-		c.queue.Forget(key)
-	}
-	return true
+	runWorkers(klog.NewContext(ctx, klog.Background().WithValues("controller", IngressControllerName)), c.queue, c.workers, c.sync)
 }

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sort"
-	"strings"
 	"time"
 
 	v1 "k8s.io/api/core/v1"
@@ -71,7 +69,7 @@ func (c *IngressController) ensure(ctx context.Context, ing *networkingv1.Ingres
 		return 0, err
 	}
 	plan := planIngress(ing, namespaceBackends(c.services, c.slices, ing.Namespace), backendNodes(nodeList, nil))
-	lbType, probs := ingressLBType(ing, c.lbs.defaultType)
+	lbType, probs := l7LBType(ing.Annotations, c.lbs.defaultType, ReasonIngressUnsupported)
 	plan.problems = append(plan.problems, probs...)
 
 	lb, err := c.lbs.store.owned(ctx, uid, false)
@@ -99,13 +97,15 @@ func (c *IngressController) ensure(ctx context.Context, ing *networkingv1.Ingres
 	desired := ingressListeners(plan, certID)
 
 	if lb == nil {
-		if lb, err = c.create(ctx, ing, lbType, desired); err != nil {
+		owner := l7Owner{kind: "Ingress", abbrev: "ing", uidTag: TagIngressUID, nameTag: TagIngress, obj: ing}
+		if lb, err = c.lbs.createL7(ctx, owner, lbType, desired); err != nil {
 			c.report(ing, plan.problems)
 			if errors.Is(err, errLBPending) {
 				return pendingRequeue, nil
 			}
 			return 0, c.failed(ing, err)
 		}
+		c.events.event(ing, v1.EventTypeNormal, "LoadBalancerCreated", "Created load balancer %s with VIP %s", lb.LoadBalancerID, lb.VIP)
 	} else {
 		if lb.State == ic.LoadBalancerCreating {
 			c.report(ing, plan.problems)
@@ -133,53 +133,6 @@ func (c *IngressController) ensure(ctx context.Context, ing *networkingv1.Ingres
 		return 0, err
 	}
 	return 0, nil
-}
-
-// ingressLBType reads the same type annotation as Services (public | internal).
-func ingressLBType(ing *networkingv1.Ingress, def ic.LoadBalancerType) (ic.LoadBalancerType, []problem) {
-	if def == "" {
-		def = ic.LoadBalancerPublic
-	}
-	v, ok := ing.Annotations[AnnotationType]
-	if !ok {
-		return def, nil
-	}
-	switch t := ic.LoadBalancerType(v); t {
-	case ic.LoadBalancerPublic, ic.LoadBalancerInternal:
-		return t, nil
-	}
-	return def, []problem{{ReasonIngressUnsupported, fmt.Sprintf("%s=%q: must be public or internal; using %s", AnnotationType, v, def)}}
-}
-
-func (c *IngressController) create(ctx context.Context, ing *networkingv1.Ingress, t ic.LoadBalancerType, desired map[string]ic.ListenerSpec) (*ic.LoadBalancer, error) {
-	req := &ic.CreateLoadBalancerRequest{
-		Name:      truncName(fmt.Sprintf("%s-ing-%s-%s", c.lbs.clusterID, ing.Namespace, ing.Name)),
-		Type:      t,
-		VpcID:     c.lbs.vpcID,
-		Listeners: planListeners(&ic.LoadBalancer{}, desired, "", false).create,
-		Tags: map[string]string{
-			TagCluster:    c.lbs.clusterID,
-			TagIngressUID: string(ing.UID),
-			TagIngress:    ing.Namespace + "." + ing.Name,
-		},
-	}
-	if t == ic.LoadBalancerInternal {
-		req.SubnetID = c.lbs.subnetID
-	}
-	// Derived from the Ingress UID and the request: a CCM killed after sending it gets
-	// the same LB back rather than a second one.
-	req.ClientToken = clientToken(string(ing.UID), req, "")
-	lb, err := c.lbs.store.create(ctx, req)
-	if errors.Is(err, ic.ErrNotFound) || errors.Is(err, ic.ErrIdempotentParameterMismatch) {
-		req.ClientToken = clientToken(string(ing.UID), req, time.Now().String())
-		lb, err = c.lbs.store.create(ctx, req)
-	}
-	if err != nil {
-		return nil, err
-	}
-	klog.InfoS("Created Ingress load balancer", "ingress", klog.KObj(ing), "loadBalancer", lb.LoadBalancerID, "vip", lb.VIP, "type", lb.Type)
-	c.events.event(ing, v1.EventTypeNormal, "LoadBalancerCreated", "Created load balancer %s with VIP %s", lb.LoadBalancerID, lb.VIP)
-	return lb, nil
 }
 
 // cleanup deletes the Ingress's LB, then its certificates (which the LB's HTTPS
@@ -213,40 +166,11 @@ func (c *IngressController) failed(ing *networkingv1.Ingress, err error) error {
 // report emits one Warning per reason with every problem of that reason, once per
 // distinct message, and lets a warning that went away fire again if it comes back.
 func (c *IngressController) report(ing *networkingv1.Ingress, probs []problem) {
-	key := ing.Namespace + "/" + ing.Name
-	msgs := joinProblems(probs)
-	reasons := make([]string, 0, len(msgs))
-	for r := range msgs {
-		reasons = append(reasons, r)
-	}
-	sort.Strings(reasons)
-	var active []string
-	for _, r := range reasons {
-		ek := "ingress:" + key + ":" + msgs[r]
-		active = append(active, ek+"\x00"+r)
-		c.events.warnOnce(ek, ing, r, "%s", msgs[r])
-	}
-	c.mu.Lock()
-	old := c.warned[key]
-	c.warned[key] = active
-	c.mu.Unlock()
-	for _, k := range old {
-		if !slices.Contains(active, k) {
-			ek, r, _ := strings.Cut(k, "\x00")
-			c.events.clear(ek, r)
-		}
-	}
+	c.warnings.report("ingress:"+ing.Namespace+"/"+ing.Name, ing, probs)
 }
 
 func (c *IngressController) forget(key string) {
-	c.mu.Lock()
-	old := c.warned[key]
-	delete(c.warned, key)
-	c.mu.Unlock()
-	for _, k := range old {
-		ek, r, _ := strings.Cut(k, "\x00")
-		c.events.clear(ek, r)
-	}
+	c.warnings.forget("ingress:" + key)
 	c.events.clear("ingress:"+key, ReasonIngressSyncFailed)
 }
 
