@@ -70,7 +70,7 @@ func cpuTime(b *testing.B, pid int) time.Duration {
 	f := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+2:]))
 	utime, _ := strconv.ParseInt(f[11], 10, 64) // field 14 of proc(5)
 	stime, _ := strconv.ParseInt(f[12], 10, 64) // field 15
-	const ticksPerSecond = 100                   // USER_HZ on Linux
+	const ticksPerSecond = 100                  // USER_HZ on Linux
 	return time.Duration(utime+stime) * time.Second / ticksPerSecond
 }
 
