@@ -159,35 +159,39 @@ func (l *listener) forward(w http.ResponseWriter, r *http.Request, addr netip.Ad
 	if r.TLS != nil {
 		proto = "https"
 	}
-	out := outbound(r, proto)
-	replayable := out.Body == nil
-	for attempt := 0; ; attempt++ {
-		bc, reused, err := conns.get(r.Context(), addr)
-		if err != nil {
-			l.badGateway(w, err)
-			return
-		}
-		resp, err := roundTrip(r.Context(), bc, out)
-		if err != nil {
-			bc.Close()
-			// A kept connection the backend closed while idle fails at once; a request
-			// with no body is sent again on a new one, as http.Transport does.
-			if reused && replayable && attempt == 0 && r.Context().Err() == nil {
-				continue
-			}
-			l.badGateway(w, err)
-			return
-		}
-		reuse := false
-		defer func() { // also when answer aborts the handler
-			if reuse {
-				conns.put(addr, bc)
-			} else {
-				bc.Close()
-			}
-		}()
-		reuse = l.answer(w, resp)
+	bc, resp, err := send(r.Context(), outbound(r, proto), addr, conns)
+	if err != nil {
+		l.badGateway(w, err)
 		return
+	}
+	reuse := false
+	defer func() { // also when answer aborts the handler
+		if reuse {
+			conns.put(addr, bc)
+		} else {
+			bc.Close()
+		}
+	}()
+	reuse = l.answer(w, resp)
+}
+
+// send writes out to addr and reads the answer's header, on a kept connection if there
+// is one. A kept connection the backend closed while idle fails at once: a request
+// without a body is sent again on a new one, as http.Transport does.
+func send(ctx context.Context, out *http.Request, addr netip.AddrPort, conns *backendConns) (*backendConn, *http.Response, error) {
+	for attempt := 0; ; attempt++ {
+		bc, reused, err := conns.get(ctx, addr)
+		if err != nil {
+			return nil, nil, err
+		}
+		resp, err := roundTrip(ctx, bc, out)
+		if err == nil {
+			return bc, resp, nil
+		}
+		bc.Close()
+		if !reused || out.Body != nil || attempt > 0 || ctx.Err() != nil {
+			return nil, nil, err
+		}
 	}
 }
 
